@@ -1,0 +1,37 @@
+"""The Plex Butler integration: a Plex server's maintenance tasks in Home Assistant."""
+
+from __future__ import annotations
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
+
+from .const import DOMAIN
+from .coordinator import PlexButlerConfigEntry, PlexButlerCoordinator
+from .helpers import async_create_client
+from .services import async_setup_services
+
+PLATFORMS = [Platform.BUTTON]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions, so automations validate even before setup."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: PlexButlerConfigEntry) -> bool:
+    """Connect to the server and add its buttons."""
+    client = await async_create_client(hass, entry.data)
+    coordinator = PlexButlerCoordinator(hass, entry, client)
+    await coordinator.async_config_entry_first_refresh()
+    entry.runtime_data = coordinator
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: PlexButlerConfigEntry) -> bool:
+    """Remove the buttons; the coordinator stops polling with the entry."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

@@ -1,0 +1,320 @@
+"""A small async client for the Butler of a Plex Media Server.
+
+It knows nothing of Home Assistant: it takes an ``aiohttp.ClientSession`` and
+turns every answer into a typed result or one of the typed errors below. The
+token travels only in the ``X-Plex-Token`` header, so it never ends up in a URL,
+a log line or an exception text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+import json
+from typing import Any, Final
+from urllib.parse import quote
+from xml.etree import ElementTree as ET
+
+import aiohttp
+from yarl import URL
+
+PRODUCT: Final = "Home Assistant Plex Butler"
+DEFAULT_TIMEOUT: Final = 10.0
+_MAX_BODY: Final = 2 * 1024 * 1024
+
+
+class PlexError(Exception):
+    """Base class of every error this client raises."""
+
+
+class PlexConnectionError(PlexError):
+    """The server could not be reached or the connection broke."""
+
+
+class PlexTimeoutError(PlexConnectionError):
+    """The server did not answer in time."""
+
+
+class PlexSSLError(PlexConnectionError):
+    """The TLS handshake failed (for example a self-signed certificate)."""
+
+
+class PlexAuthenticationError(PlexError):
+    """The server rejected the token (401) or refused it this request (403)."""
+
+
+class PlexNotFoundError(PlexError):
+    """The server has no such resource, for example no such butler task."""
+
+
+class PlexResponseError(PlexError):
+    """The server answered something this client cannot use."""
+
+
+class StartResult(StrEnum):
+    """What the server said to a request to start a task."""
+
+    STARTED = "started"
+    ALREADY_RUNNING = "already_running"
+
+
+@dataclass(frozen=True, slots=True)
+class PlexServer:
+    """The identity of a Plex Media Server."""
+
+    machine_identifier: str
+    friendly_name: str
+    version: str | None = None
+    platform: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ButlerTask:
+    """One task of the Butler, as the server describes it."""
+
+    name: str
+    title: str
+    description: str | None = None
+    interval_days: int | None = None
+    enabled: bool | None = None
+    schedule_randomized: bool | None = None
+
+
+def _as_bool(value: Any) -> bool | None:
+    """Read a boolean that JSON gives as true/false and XML as "1"/"0"."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value != 0
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true"):
+            return True
+        if lowered in ("0", "false"):
+            return False
+    return None
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _as_str(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _as_list(value: Any) -> list[Any]:
+    """Plex gives a one-item list as a lone object, and no items as no key."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+def _xml_to_dict(element: ET.Element) -> dict[str, Any]:
+    """Turn Plex XML into the shape of its JSON: attributes and child lists."""
+    result: dict[str, Any] = dict(element.attrib)
+    for child in element:
+        result.setdefault(child.tag, []).append(_xml_to_dict(child))
+    return result
+
+
+def parse_body(body: bytes, content_type: str) -> dict[str, Any]:
+    """Parse a JSON or XML answer into a dict keyed by its root.
+
+    Servers answer XML when the Accept header is lost on the way (proxies), so
+    both forms are read the same way.
+    """
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text:
+        raise PlexResponseError("The server sent an empty answer")
+    if "xml" in content_type or text.startswith("<"):
+        try:
+            root = ET.fromstring(text)  # noqa: S314 - expat limits entity expansion
+            return {root.tag: _xml_to_dict(root)}
+        except (ET.ParseError, RecursionError) as err:
+            raise PlexResponseError("The server sent XML that cannot be read") from err
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise PlexResponseError("The server sent JSON that cannot be read") from err
+    if not isinstance(data, dict):
+        raise PlexResponseError("The server sent JSON of an unexpected shape")
+    return data
+
+
+def parse_server(data: dict[str, Any]) -> PlexServer:
+    """Read the server's identity from ``GET /`` or ``GET /identity``."""
+    container = data.get("MediaContainer")
+    if not isinstance(container, dict):
+        raise PlexResponseError("The answer has no MediaContainer")
+    machine_identifier = _as_str(container.get("machineIdentifier"))
+    if machine_identifier is None:
+        raise PlexResponseError("The server did not say its machineIdentifier")
+    return PlexServer(
+        machine_identifier=machine_identifier,
+        friendly_name=_as_str(container.get("friendlyName")) or "Plex Media Server",
+        version=_as_str(container.get("version")),
+        platform=_as_str(container.get("platform")),
+    )
+
+
+def parse_tasks(data: dict[str, Any]) -> list[ButlerTask]:
+    """Read the task list of ``GET /butler``; entries without a name are skipped."""
+    container = data.get("ButlerTasks", data.get("MediaContainer"))
+    if not isinstance(container, dict):
+        raise PlexResponseError("The answer has no ButlerTasks")
+    tasks: dict[str, ButlerTask] = {}
+    for item in _as_list(container.get("ButlerTask")):
+        if not isinstance(item, dict):
+            continue
+        name = _as_str(item.get("name"))
+        if name is None or name in tasks:
+            continue
+        tasks[name] = ButlerTask(
+            name=name,
+            title=_as_str(item.get("title")) or name,
+            description=_as_str(item.get("description")),
+            interval_days=_as_int(item.get("interval")),
+            enabled=_as_bool(item.get("enabled")),
+            schedule_randomized=_as_bool(item.get("scheduleRandomized")),
+        )
+    return list(tasks.values())
+
+
+class PlexButlerClient:
+    """Talks to one Plex Media Server's Butler."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        token: str,
+        *,
+        client_identifier: str,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        """Keep the session and credentials; no request is sent yet."""
+        self._session = session
+        self._base = URL(url.rstrip("/"))
+        self._token = token
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._headers = {
+            "Accept": "application/json",
+            "X-Plex-Token": token,
+            "X-Plex-Client-Identifier": client_identifier,
+            "X-Plex-Product": PRODUCT,
+            "X-Plex-Device-Name": "Home Assistant",
+            "X-Plex-Platform": "Home Assistant",
+        }
+        if not token:
+            del self._headers["X-Plex-Token"]
+
+    def __repr__(self) -> str:
+        """Say which server, never the token."""
+        return f"PlexButlerClient({str(self._base)!r})"
+
+    async def _request(self, method: str, path: str) -> tuple[int, bytes, str]:
+        """Send one request; return status, body and content type, or raise.
+
+        ``path`` must already be percent-encoded. Redirects are not followed:
+        they would carry the token header to wherever they point.
+        """
+        url = self._base.with_path(self._base.raw_path.rstrip("/") + path, encoded=True)
+        try:
+            async with self._session.request(
+                method,
+                url,
+                headers=self._headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as response:
+                status = response.status
+                if status in (401, 403):
+                    raise PlexAuthenticationError(
+                        f"The server refused the token ({status})"
+                    )
+                if status == 404:
+                    raise PlexNotFoundError(f"{method} {path}: not found")
+                if not 200 <= status < 300:
+                    raise PlexResponseError(
+                        f"{method} {path}: unexpected HTTP status {status}"
+                    )
+                body = (
+                    b"" if method != "GET" else await response.content.read(_MAX_BODY)
+                )
+                return status, body, response.headers.get("Content-Type", "")
+        except TimeoutError as err:
+            raise PlexTimeoutError(f"{method} {path}: no answer in time") from err
+        except aiohttp.ClientSSLError as err:
+            raise PlexSSLError(f"TLS failed: {type(err).__name__}") from err
+        except (aiohttp.ClientError, OSError) as err:
+            raise PlexConnectionError(
+                f"{method} {path}: {type(err).__name__}: {self._scrub(err)}"
+            ) from err
+
+    async def _get(self, path: str) -> dict[str, Any]:
+        _, body, content_type = await self._request("GET", path)
+        return parse_body(body, content_type)
+
+    def _scrub(self, err: BaseException) -> str:
+        """Render an exception's text with the token removed, in case it is there."""
+        return (
+            str(err).replace(self._token, "**REDACTED**") if self._token else str(err)
+        )
+
+    async def async_get_identity(self) -> PlexServer:
+        """Read the server's machine identifier (``GET /identity``, no token needed).
+
+        The identity carries no friendly name, so it is only good for telling
+        servers apart, for example when one is discovered on the network.
+        """
+        return parse_server(await self._get("/identity"))
+
+    async def async_get_server(self) -> PlexServer:
+        """Read the server's name and identity (``GET /``, needs the token)."""
+        return parse_server(await self._get("/"))
+
+    async def async_get_tasks(self) -> list[ButlerTask]:
+        """Read the butler tasks this server has (``GET /butler``)."""
+        return parse_tasks(await self._get("/butler"))
+
+    async def async_start_task(self, name: str) -> StartResult:
+        """Ask the butler to start one task now.
+
+        200 means started, 202 that it was already running, 404 that this
+        server has no task of that name.
+        """
+        status, _, _ = await self._request("POST", f"/butler/{quote(name, safe='')}")
+        if status == 202:
+            return StartResult.ALREADY_RUNNING
+        return StartResult.STARTED
+
+
+__all__ = [
+    "ButlerTask",
+    "PlexAuthenticationError",
+    "PlexButlerClient",
+    "PlexConnectionError",
+    "PlexError",
+    "PlexNotFoundError",
+    "PlexResponseError",
+    "PlexSSLError",
+    "PlexServer",
+    "PlexTimeoutError",
+    "StartResult",
+]

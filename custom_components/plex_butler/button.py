@@ -1,0 +1,70 @@
+"""One button per butler task the server reports."""
+
+from __future__ import annotations
+
+from homeassistant.components.button import ButtonEntity
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .api import ButlerTask
+from .coordinator import PlexButlerConfigEntry, PlexButlerCoordinator
+from .entity import PlexButlerEntity
+from .tasks import KNOWN_TASKS, OTHER_TASK_KEY, TaskProfile
+
+# Presses go one at a time per server: Plex queues the work anyway.
+PARALLEL_UPDATES = 1
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: PlexButlerConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add a button for every task now, and for tasks the server gains later."""
+    coordinator = entry.runtime_data
+    added: set[str] = set()
+
+    @callback
+    def _add_new_tasks() -> None:
+        new = [
+            task for name, task in coordinator.data.tasks.items() if name not in added
+        ]
+        if not new:
+            return
+        added.update(task.name for task in new)
+        async_add_entities(PlexButlerTaskButton(coordinator, task) for task in new)
+
+    _add_new_tasks()
+    entry.async_on_unload(coordinator.async_add_listener(_add_new_tasks))
+
+
+class PlexButlerTaskButton(PlexButlerEntity, ButtonEntity):
+    """Starts one butler task; unavailable while the server lacks the task."""
+
+    def __init__(self, coordinator: PlexButlerCoordinator, task: ButlerTask) -> None:
+        """Name, icon and category come from the known-task table if listed."""
+        super().__init__(coordinator)
+        self.task_name = task.name
+        self._attr_unique_id = f"{coordinator.server.machine_identifier}_{task.name}"
+        if (known := KNOWN_TASKS.get(task.name)) is not None:
+            self._attr_translation_key = known.key
+            if known.profile is not TaskProfile.EVERYDAY:
+                self._attr_entity_category = EntityCategory.CONFIG
+            self._attr_entity_registry_enabled_default = (
+                known.profile is not TaskProfile.HEAVY
+            )
+        else:
+            # A task newer than this integration: the server's title names it.
+            self._attr_translation_key = OTHER_TASK_KEY
+            self._attr_name = task.title
+            self._attr_entity_category = EntityCategory.CONFIG
+
+    @property
+    def available(self) -> bool:
+        """Only while the server still lists this task."""
+        return super().available and self.task_name in self.coordinator.data.tasks
+
+    async def async_press(self) -> None:
+        """Start the task; already running is fine, errors are raised translated."""
+        await self.coordinator.async_start_task(self.task_name)

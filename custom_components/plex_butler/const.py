@@ -1,0 +1,24 @@
+"""Constants of the Plex Butler integration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
+from typing import Final
+
+DOMAIN: Final = "plex_butler"
+LOGGER = logging.getLogger(__package__)
+
+# The task list only changes when the server is upgraded, so polling is mostly a
+# liveness check: five minutes notices a server that went away soon enough for a
+# dashboard, and costs twelve small requests an hour.
+SCAN_INTERVAL: Final = timedelta(minutes=5)
+
+# Total time one request to the server may take before it counts as failed.
+REQUEST_TIMEOUT: Final = 10.0
+
+DEFAULT_PORT: Final = 32400
+
+SERVICE_START_TASK: Final = "start_task"
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+ATTR_TASK: Final = "task"

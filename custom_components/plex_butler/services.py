@@ -1,0 +1,78 @@
+"""The ``plex_butler.start_task`` action."""
+
+from __future__ import annotations
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+import voluptuous as vol
+
+from .const import ATTR_CONFIG_ENTRY_ID, ATTR_TASK, DOMAIN, SERVICE_START_TASK
+from .coordinator import PlexButlerConfigEntry
+from .tasks import match_task
+
+START_TASK_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+        vol.Required(ATTR_TASK): cv.string,
+    }
+)
+
+
+def _loaded_entry(hass: HomeAssistant, entry_id: str) -> PlexButlerConfigEntry:
+    """Return the targeted Plex Butler entry, or say why it cannot be used."""
+    entry = hass.config_entries.async_get_entry(entry_id)
+    if entry is None or entry.domain != DOMAIN:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="entry_not_found",
+            translation_placeholders={"entry_id": entry_id},
+        )
+    if entry.state is not ConfigEntryState.LOADED:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="entry_not_loaded",
+            translation_placeholders={"title": entry.title},
+        )
+    loaded: PlexButlerConfigEntry = entry
+    return loaded
+
+
+async def _async_start_task(call: ServiceCall) -> ServiceResponse:
+    """Start a task by its Plex name or key and say whether it started."""
+    entry = _loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    coordinator = entry.runtime_data
+    available = sorted(coordinator.data.tasks)
+    name = match_task(call.data[ATTR_TASK], available)
+    if name is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_task",
+            translation_placeholders={
+                "task": call.data[ATTR_TASK],
+                "tasks": ", ".join(available),
+            },
+        )
+    result = await coordinator.async_start_task(name)
+    if not call.return_response:
+        return None
+    return {"task": name, "result": result.value}
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the actions once, whether or not any entry is loaded."""
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_START_TASK,
+        _async_start_task,
+        schema=START_TASK_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )

@@ -1,0 +1,75 @@
+"""Shared fixtures: a Plex simulator on 127.0.0.1 and a config entry pointing at it.
+
+Tests talk to the simulator over a real socket through Home Assistant's own
+aiohttp session; nothing in the HTTP path is mocked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Generator
+from unittest.mock import PropertyMock, patch
+
+from homeassistant.const import CONF_TOKEN, CONF_URL, CONF_VERIFY_SSL
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.plex_butler.const import DOMAIN
+
+from .plex_simulator import PlexSimulator
+
+OWNER_TOKEN = "owner-token-3f9a1c"
+SHARED_TOKEN = "shared-token-77b2e0"
+MACHINE_ID = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load the integration from custom_components/."""
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Create every entity enabled, including those disabled by default."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        new_callable=PropertyMock,
+        return_value=True,
+    ):
+        yield
+
+
+@pytest.fixture
+async def plex(socket_enabled: None) -> AsyncGenerator[PlexSimulator]:
+    """A simulated Plex server with the current 22 tasks, on a free port."""
+    simulator = PlexSimulator(
+        token=OWNER_TOKEN,
+        shared_token=SHARED_TOKEN,
+        machine_identifier=MACHINE_ID,
+        friendly_name="Living Room Plex",
+    )
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+def mock_config_entry(plex: PlexSimulator) -> MockConfigEntry:
+    """A config entry for the simulated server (not yet added to hass)."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=plex.friendly_name,
+        unique_id=plex.machine_identifier,
+        data={CONF_URL: plex.url, CONF_TOKEN: plex.token, CONF_VERIFY_SSL: True},
+    )
+
+
+@pytest.fixture
+async def init_integration(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> MockConfigEntry:
+    """The integration set up against the simulator."""
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    return mock_config_entry

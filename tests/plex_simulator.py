@@ -1,0 +1,475 @@
+"""A Plex Media Server simulator for the butler API, over real HTTP.
+
+It follows ../shared/plex-api.md, quirks included: ``POST /butler/{name}``
+answers 200 when a task starts, 202 when it already runs and 404 for a task
+this server does not have; answers are XML unless the client sends
+``Accept: application/json``; ``GET /identity`` needs no token.
+
+Tests drive it in-process (``PlexSimulator``: switch faults, read the request
+log, stop and start it on the same port). Developers run it alone:
+
+    python -m tests.plex_simulator --port 32400 --token dev-token
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from dataclasses import dataclass, field
+import logging
+import secrets
+import signal
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+from aiohttp import web
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SimTask:
+    """A butler task as ``GET /butler`` describes it."""
+
+    name: str
+    title: str
+    description: str = ""
+    interval: int = 7
+    enabled: bool = True
+    schedule_randomized: bool = False
+
+
+def _task(name: str, title: str, interval: int = 7, enabled: bool = True) -> SimTask:
+    return SimTask(name, title, f"{title} (simulated)", interval, enabled)
+
+
+# The 14 task names of the older API documentation.
+OLD_TASKS: tuple[SimTask, ...] = (
+    _task("BackupDatabase", "Backup Database", 3),
+    _task("BuildGracenoteCollections", "Build Gracenote Collections"),
+    _task("CheckForUpdates", "Check For Updates", 1),
+    _task("CleanOldBundles", "Clean Old Bundles"),
+    _task("CleanOldCacheFiles", "Clean Old Cache Files"),
+    _task("DeepMediaAnalysis", "Deep Media Analysis"),
+    _task("GenerateAutoTags", "Generate Auto Tags"),
+    _task("GenerateChapterThumbs", "Generate Chapter Thumbnails"),
+    _task("GenerateMediaIndexFiles", "Generate Media Index Files"),
+    _task("OptimizeDatabase", "Optimize Database"),
+    _task("RefreshLibraries", "Refresh Libraries", 1, enabled=False),
+    _task("RefreshLocalMedia", "Refresh Local Media", 3),
+    _task("RefreshPeriodicMetadata", "Refresh Periodic Metadata", 1),
+    _task("UpgradeMediaAnalysis", "Upgrade Media Analysis"),
+)
+
+# The 22 task names of the current documentation (PMS >= 1.42.2).
+CURRENT_TASKS: tuple[SimTask, ...] = (
+    _task("AutomaticUpdates", "Automatic Updates", 1),
+    _task("BackupDatabase", "Backup Database", 3),
+    _task("ButlerTaskGenerateAdMarkers", "Generate Ad Markers"),
+    _task("ButlerTaskGenerateCreditsMarkers", "Generate Credits Markers"),
+    _task("ButlerTaskGenerateIntroMarkers", "Generate Intro Markers"),
+    _task("ButlerTaskGenerateVoiceActivity", "Generate Voice Activity"),
+    _task("CleanOldBundles", "Clean Old Bundles"),
+    _task("CleanOldCacheFiles", "Clean Old Cache Files"),
+    _task("DeepMediaAnalysis", "Deep Media Analysis"),
+    _task("GarbageCollectBlobs", "Garbage Collect Blobs"),
+    _task("GarbageCollectLibraryMedia", "Garbage Collect Library Media"),
+    _task("GenerateBlurHashes", "Generate Blur Hashes"),
+    _task("GenerateChapterThumbs", "Generate Chapter Thumbnails"),
+    _task("GenerateMediaIndexFiles", "Generate Media Index Files"),
+    _task("LoudnessAnalysis", "Loudness Analysis"),
+    _task("MusicAnalysis", "Music Analysis"),
+    _task("OptimizeDatabase", "Optimize Database"),
+    _task("RefreshEpgGuides", "Refresh EPG Guides", 1),
+    _task("RefreshLibraries", "Refresh Libraries", 1, enabled=False),
+    _task("RefreshLocalMedia", "Refresh Local Media", 3),
+    _task("RefreshPeriodicMetadata", "Refresh Periodic Metadata", 1),
+    _task("UpgradeMediaAnalysis", "Upgrade Media Analysis"),
+)
+
+TASK_SETS = {"old": OLD_TASKS, "current": CURRENT_TASKS}
+
+# Faults a test can switch on (``PlexSimulator.fault``):
+FAULTS = (
+    "401",  # every token is refused
+    "403",  # every token is refused with 403
+    "500",  # internal server error
+    "503",  # service unavailable
+    "garbage",  # 200 with bytes that are neither JSON nor XML
+    "html",  # 200 with an HTML error page
+    "truncated",  # 200 with JSON cut off in the middle
+    "xml",  # XML even when JSON was asked for
+    "redirect",  # 302 to another path
+    "reset",  # the connection is closed before any answer
+    "hang",  # accept the request and never answer
+    "slow",  # answer after ``slow_seconds``
+)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the simulator saw it, for tests to assert on."""
+
+    method: str
+    path: str
+    query_string: str
+    headers: dict[str, str]
+    status: int
+
+    @property
+    def url(self) -> str:
+        """Path and query, as they would appear in an access log."""
+        return f"{self.path}?{self.query_string}" if self.query_string else self.path
+
+
+@dataclass
+class PlexSimulator:
+    """State and switches of one simulated server; ``app`` serves it."""
+
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(15))
+    # A token that can read the server but not its butler (a shared user's).
+    shared_token: str | None = None
+    shared_status: int = 401
+    machine_identifier: str = field(default_factory=lambda: secrets.token_hex(20))
+    friendly_name: str = "Simulated Plex"
+    version: str = "1.42.2.10156-f737b826c"
+    tasks: list[SimTask] = field(default_factory=lambda: list(CURRENT_TASKS))
+    # How long a started task "runs"; a second start meanwhile answers 202.
+    run_seconds: float = 30.0
+    fault: str | None = None
+    # Limit the fault to requests whose path starts with this (e.g. "/butler").
+    fault_path: str | None = None
+    slow_seconds: float = 2.0
+    requests: list[RecordedRequest] = field(default_factory=list)
+    running: dict[str, float] = field(default_factory=dict)
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+    def __post_init__(self) -> None:
+        """Build the aiohttp app; nothing listens until ``start``."""
+        self._release = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.app = web.Application(middlewares=[self._middleware])
+        self.app.router.add_get("/identity", self._identity)
+        self.app.router.add_get("/", self._root)
+        self.app.router.add_get("/butler", self._list_tasks)
+        self.app.router.add_post("/butler", self._start_all)
+        self.app.router.add_delete("/butler", self._stop_all)
+        self.app.router.add_post("/butler/{name}", self._start_task)
+        self.app.router.add_delete("/butler/{name}", self._stop_task)
+
+    # --- lifecycle -------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The base URL clients use."""
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+        """Listen on ``host:port``; port 0 picks a free one, None reuses the last."""
+        self.host = host
+        self._release = asyncio.Event()
+        self._runner = web.AppRunner(
+            self.app, access_log=None, shutdown_timeout=0.5, handle_signals=False
+        )
+        await self._runner.setup()
+        site = web.TCPSite(
+            self._runner, host, self.port if port is None else port, reuse_address=True
+        )
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        """Stop listening (clients then get connection refused); state is kept."""
+        self._release.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # --- helpers for tests ---------------------------------------------------
+
+    def set_tasks(self, tasks: list[SimTask] | tuple[SimTask, ...]) -> None:
+        """Change the task list, as a server upgrade would."""
+        self.tasks = list(tasks)
+
+    def requests_to(self, method: str, path: str) -> list[RecordedRequest]:
+        """The recorded requests with this method and path."""
+        return [r for r in self.requests if r.method == method and r.path == path]
+
+    def finish_all(self) -> None:
+        """End every running task now."""
+        self.running.clear()
+
+    def is_running(self, name: str) -> bool:
+        """Whether a task started earlier is still "running"."""
+        end = self.running.get(name)
+        if end is None:
+            return False
+        if asyncio.get_running_loop().time() >= end:
+            del self.running[name]
+            return False
+        return True
+
+    # --- HTTP --------------------------------------------------------------
+
+    @web.middleware
+    async def _middleware(
+        self, request: web.Request, handler: Any
+    ) -> web.StreamResponse:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        status = 0
+        try:
+            response = await self._fault_or(request, handler)
+            status = response.status
+            return response
+        except web.HTTPException as err:
+            status = err.status
+            raise
+        finally:
+            self.in_flight -= 1
+            self.requests.append(
+                RecordedRequest(
+                    request.method,
+                    request.path,
+                    request.query_string,
+                    dict(request.headers),
+                    status,
+                )
+            )
+
+    async def _fault_or(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        fault = self.fault
+        if fault is None or (
+            self.fault_path is not None and not request.path.startswith(self.fault_path)
+        ):
+            return await handler(request)  # type: ignore[no-any-return]
+        if fault == "hang":
+            await self._release.wait()
+            return web.Response(status=503)
+        if fault == "slow":
+            await asyncio.sleep(self.slow_seconds)
+            return await handler(request)  # type: ignore[no-any-return]
+        if fault in ("401", "403", "500", "503"):
+            return web.Response(
+                status=int(fault),
+                text=f"<html>{fault}</html>",
+                content_type="text/html",
+            )
+        if fault == "garbage":
+            return web.Response(
+                body=b"\x00\xff{]not json", content_type="application/json"
+            )
+        if fault == "html":
+            return web.Response(
+                text="<!DOCTYPE html><html><body><h1>Bad gateway</h1></body></html>",
+                content_type="text/html",
+            )
+        if fault == "truncated":
+            return web.Response(
+                text='{"ButlerTasks": {"ButlerTask": [{"name": "Bac',
+                content_type="application/json",
+            )
+        if fault == "redirect":
+            return web.Response(status=302, headers={"Location": "/elsewhere"})
+        if fault == "reset":
+            transport = request.transport
+            if transport is not None:
+                transport.abort()
+            return web.Response(status=500)
+        if fault == "xml":
+            request = request.clone(headers={**request.headers, "Accept": "text/xml"})
+            return await handler(request)  # type: ignore[no-any-return]
+        raise ValueError(f"unknown fault {fault!r}")
+
+    def _token_of(self, request: web.Request) -> str | None:
+        return request.headers.get("X-Plex-Token") or request.query.get("X-Plex-Token")
+
+    def _denied(self, request: web.Request, *, butler: bool) -> web.Response | None:
+        """401 for a bad token, the shared status for a shared user's on the butler."""
+        token = self._token_of(request)
+        if token == self.token:
+            return None
+        if token is not None and token == self.shared_token:
+            return _status(self.shared_status) if butler else None
+        return _status(401)
+
+    @staticmethod
+    def _wants_json(request: web.Request) -> bool:
+        return "application/json" in request.headers.get("Accept", "")
+
+    def _container(
+        self,
+        request: web.Request,
+        root: str,
+        attrs: dict[str, Any],
+        child: str,
+        items: list[dict[str, Any]],
+    ) -> web.Response:
+        """Answer JSON (``{root: {**attrs, child: items}}``) or the XML equivalent."""
+        if self._wants_json(request):
+            body: dict[str, Any] = dict(attrs)
+            if items:
+                body[child] = items
+            return web.json_response({root: body})
+        xml_items = "".join(f"<{child} {_xml_attrs(item)}/>" for item in items)
+        text = f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} {_xml_attrs(attrs)}>{xml_items}</{root}>'
+        return web.Response(text=text, content_type="text/xml")
+
+    async def _identity(self, request: web.Request) -> web.Response:
+        attrs = {
+            "size": 0,
+            "claimed": True,
+            "machineIdentifier": self.machine_identifier,
+            "version": self.version,
+        }
+        return self._container(request, "MediaContainer", attrs, "Directory", [])
+
+    async def _root(self, request: web.Request) -> web.Response:
+        if (denied := self._denied(request, butler=False)) is not None:
+            return denied
+        attrs = {
+            "size": 3,
+            "friendlyName": self.friendly_name,
+            "machineIdentifier": self.machine_identifier,
+            "version": self.version,
+            "platform": "Linux",
+            "platformVersion": "6.1",
+            "myPlexUsername": "owner@example.invalid",
+        }
+        dirs = [
+            {"count": 1, "key": "activities", "title": "activities"},
+            {"count": 1, "key": "butler", "title": "butler"},
+            {"count": 1, "key": "library", "title": "library"},
+        ]
+        return self._container(request, "MediaContainer", attrs, "Directory", dirs)
+
+    async def _list_tasks(self, request: web.Request) -> web.Response:
+        if (denied := self._denied(request, butler=True)) is not None:
+            return denied
+        items = [
+            {
+                "name": t.name,
+                "interval": t.interval,
+                "scheduleRandomized": t.schedule_randomized,
+                "enabled": t.enabled,
+                "title": t.title,
+                "description": t.description,
+            }
+            for t in self.tasks
+        ]
+        return self._container(request, "ButlerTasks", {}, "ButlerTask", items)
+
+    def _start(self, name: str) -> bool:
+        """Start a task; False if it was already running."""
+        if self.is_running(name):
+            return False
+        self.running[name] = asyncio.get_running_loop().time() + self.run_seconds
+        return True
+
+    async def _start_all(self, request: web.Request) -> web.Response:
+        if (denied := self._denied(request, butler=True)) is not None:
+            return denied
+        for task in self.tasks:
+            if task.enabled:
+                self._start(task.name)
+        return web.Response(status=200, content_type="text/html")
+
+    async def _stop_all(self, request: web.Request) -> web.Response:
+        if (denied := self._denied(request, butler=True)) is not None:
+            return denied
+        self.running.clear()
+        return web.Response(status=200, content_type="text/html")
+
+    async def _start_task(self, request: web.Request) -> web.Response:
+        if (denied := self._denied(request, butler=True)) is not None:
+            return denied
+        name = request.match_info["name"]
+        if name not in {t.name for t in self.tasks}:
+            return web.Response(status=404, content_type="text/html")
+        started = self._start(name)
+        return web.Response(status=200 if started else 202, content_type="text/html")
+
+    async def _stop_task(self, request: web.Request) -> web.Response:
+        if (denied := self._denied(request, butler=True)) is not None:
+            return denied
+        name = request.match_info["name"]
+        if not self.is_running(name):
+            return web.Response(status=404, content_type="text/html")
+        del self.running[name]
+        return web.Response(status=200, content_type="text/html")
+
+
+def _status(status: int) -> web.Response:
+    return web.Response(
+        status=status,
+        text=f"<html><head><title>{status}</title></head></html>",
+        content_type="text/html",
+    )
+
+
+def _xml_attrs(attrs: dict[str, Any]) -> str:
+    def fmt(value: Any) -> str:
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        return str(value)
+
+    return " ".join(f"{key}={quoteattr(fmt(value))}" for key, value in attrs.items())
+
+
+def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Simulated Plex Media Server (butler API)"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=32400)
+    parser.add_argument("--token", default=None, help="owner token (random if omitted)")
+    parser.add_argument("--shared-token", default=None, help="a non-owner token")
+    parser.add_argument("--tasks", choices=sorted(TASK_SETS), default="current")
+    parser.add_argument(
+        "--extra-task",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="add a task unknown to the integration",
+    )
+    parser.add_argument("--run-seconds", type=float, default=30.0)
+    parser.add_argument("--name", default="Simulated Plex")
+    parser.add_argument("--machine-identifier", default=None)
+    return parser.parse_args(argv)
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    sim = PlexSimulator(
+        token=args.token or secrets.token_urlsafe(15),
+        shared_token=args.shared_token,
+        friendly_name=args.name,
+        run_seconds=args.run_seconds,
+        tasks=[*TASK_SETS[args.tasks], *(_task(n, n) for n in args.extra_task)],
+    )
+    if args.machine_identifier:
+        sim.machine_identifier = args.machine_identifier
+    await sim.start(args.host, args.port)
+    print(f"Plex simulator listening on {sim.url}", flush=True)
+    print(f"  token: {sim.token}", flush=True)
+    print(f"  machineIdentifier: {sim.machine_identifier}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await sim.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the simulator until interrupted."""
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(_serve(_parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()
