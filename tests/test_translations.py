@@ -12,6 +12,7 @@ import re
 
 import yaml
 
+from custom_components.plex_butler.api import CLIENT_VERSION
 from custom_components.plex_butler.tasks import KNOWN_TASKS, OTHER_TASK_KEY
 
 PACKAGE = Path(__file__).parent.parent / "custom_components" / "plex_butler"
@@ -70,3 +71,8 @@ def test_the_action_is_described_with_an_icon() -> None:
     service = EN["services"]["start_task"]
     assert set(service["fields"]) == {"config_entry_id", "task"}
     assert ICONS["services"]["start_task"]["service"].startswith("mdi:")
+
+
+def test_client_version_header_matches_the_manifest() -> None:
+    manifest = json.loads((PACKAGE / "manifest.json").read_text())
+    assert manifest["version"] == CLIENT_VERSION

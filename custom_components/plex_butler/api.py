@@ -8,6 +8,7 @@ a log line or an exception text.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from enum import StrEnum
 import json
@@ -19,7 +20,10 @@ import aiohttp
 from yarl import URL
 
 PRODUCT: Final = "Home Assistant Plex Butler"
+# Sent as X-Plex-Version; kept equal to manifest.json's version by a test.
+CLIENT_VERSION: Final = "0.1.0"
 DEFAULT_TIMEOUT: Final = 10.0
+DEFAULT_MAX_CONCURRENT_REQUESTS: Final = 4
 _MAX_BODY: Final = 2 * 1024 * 1024
 
 
@@ -207,17 +211,28 @@ class PlexButlerClient:
         *,
         client_identifier: str,
         timeout: float = DEFAULT_TIMEOUT,
+        max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
     ) -> None:
-        """Keep the session and credentials; no request is sent yet."""
+        """Keep the session and credentials; no request is sent yet.
+
+        At most ``max_concurrent_requests`` requests are in flight at once; the
+        rest wait their turn. Plex often runs on a small NAS, and the butler
+        queues its work anyway, so a burst of presses gains nothing from
+        parallelism but could swamp the server. ``timeout`` bounds the whole
+        call, the wait for a turn included.
+        """
         self._session = session
         self._base = URL(url.rstrip("/"))
         self._token = token
+        self._timeout_seconds = timeout
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._slots = asyncio.Semaphore(max_concurrent_requests)
         self._headers = {
             "Accept": "application/json",
             "X-Plex-Token": token,
             "X-Plex-Client-Identifier": client_identifier,
             "X-Plex-Product": PRODUCT,
+            "X-Plex-Version": CLIENT_VERSION,
             "X-Plex-Device-Name": "Home Assistant",
             "X-Plex-Platform": "Home Assistant",
         }
@@ -236,13 +251,17 @@ class PlexButlerClient:
         """
         url = self._base.with_path(self._base.raw_path.rstrip("/") + path, encoded=True)
         try:
-            async with self._session.request(
-                method,
-                url,
-                headers=self._headers,
-                timeout=self._timeout,
-                allow_redirects=False,
-            ) as response:
+            async with (
+                asyncio.timeout(self._timeout_seconds),
+                self._slots,
+                self._session.request(
+                    method,
+                    url,
+                    headers=self._headers,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                ) as response,
+            ):
                 status = response.status
                 if status in (401, 403):
                     raise PlexAuthenticationError(
