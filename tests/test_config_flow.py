@@ -1,0 +1,701 @@
+"""Config flow tests: every error is followed by a recovery in the same flow.
+
+All checks reach the simulator over a real socket; the only patch is the one
+that produces an unexpected exception, which no server can cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Generator
+from datetime import UTC, datetime, timedelta
+import ipaddress
+import logging
+from pathlib import Path
+import ssl
+import threading
+from typing import Any
+from unittest.mock import patch
+
+from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from homeassistant.config_entries import (
+    SOURCE_USER,
+    SOURCE_ZEROCONF,
+    ConfigEntryState,
+    ConfigFlowResult,
+)
+from homeassistant.const import CONF_TOKEN, CONF_URL, CONF_VERIFY_SSL
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.plex_butler.const import DOMAIN
+
+from .conftest import MACHINE_ID, OWNER_TOKEN, SHARED_TOKEN
+from .plex_simulator import PlexSimulator
+
+OTHER_MACHINE_ID = "fedcba9876543210fedcba9876543210fedcba98"
+OTHER_TOKEN = "other-owner-token-5d1e"
+
+
+def _user_input(url: str, token: str = OWNER_TOKEN, verify_ssl: bool = True) -> dict:
+    return {CONF_URL: url, CONF_TOKEN: token, CONF_VERIFY_SSL: verify_ssl}
+
+
+def _suggested(result: ConfigFlowResult) -> dict[str, Any]:
+    """The suggested value of each field of a form (None when there is none)."""
+    schema = result["data_schema"]
+    assert schema is not None
+    return {
+        str(key): (key.description or {}).get("suggested_value")
+        for key in schema.schema
+    }
+
+
+async def _start_user_flow(hass: HomeAssistant) -> ConfigFlowResult:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert result["errors"] == {}
+    return result
+
+
+async def _submit(
+    hass: HomeAssistant, result: ConfigFlowResult, data: dict
+) -> ConfigFlowResult:
+    return await hass.config_entries.flow.async_configure(result["flow_id"], data)
+
+
+def _assert_created(result: ConfigFlowResult, plex: PlexSimulator, **data: Any) -> None:
+    """The flow created the entry for the simulated server with exactly ``data``."""
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Living Room Plex"
+    assert result["result"].unique_id == plex.machine_identifier
+    assert result["data"] == {
+        CONF_URL: plex.url,
+        CONF_TOKEN: OWNER_TOKEN,
+        CONF_VERIFY_SSL: True,
+        **data,
+    }
+
+
+@pytest.fixture
+async def other_plex(socket_enabled: None) -> AsyncGenerator[PlexSimulator]:
+    """A second, different Plex server (its own machine identifier and owner)."""
+    simulator = PlexSimulator(
+        token=OTHER_TOKEN,
+        machine_identifier=OTHER_MACHINE_ID,
+        friendly_name="Basement Plex",
+    )
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+def _self_signed_context(directory: Path) -> ssl.SSLContext:
+    """A server TLS context with a fresh self-signed certificate for 127.0.0.1."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "plex-test")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file = directory / "cert.pem"
+    key_file = directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+@pytest.fixture
+def tls_plex(socket_enabled: None, tmp_path: Path) -> Generator[PlexSimulator]:
+    """The simulated server behind HTTPS with a self-signed certificate.
+
+    It runs on its own event loop in a thread: a refused certificate makes the
+    server side log a failed handshake, which Home Assistant's test loop would
+    report as an error of the test.
+    """
+    context = _self_signed_context(tmp_path)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="tls-plex", daemon=True)
+    thread.start()
+
+    async def start() -> tuple[PlexSimulator, web.AppRunner]:
+        simulator = PlexSimulator(
+            token=OWNER_TOKEN,
+            machine_identifier=MACHINE_ID,
+            friendly_name="Living Room Plex",
+        )
+        runner = web.AppRunner(simulator.app, access_log=None, shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+        await site.start()
+        server = site._server
+        assert server is not None
+        simulator.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        return simulator, runner
+
+    simulator, runner = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    yield simulator
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()
+
+
+# --- user step ---------------------------------------------------------------
+
+
+async def test_user_creates_entry_named_after_server(
+    hass: HomeAssistant, plex: PlexSimulator
+) -> None:
+    """The entry is titled and identified by what the server says, not the URL."""
+    result = await _start_user_flow(hass)
+    result = await _submit(
+        hass, result, _user_input(f"  {plex.url}/  ", token=f" {OWNER_TOKEN} ")
+    )
+    _assert_created(result, plex)
+    assert set(result["data"]) == {CONF_URL, CONF_TOKEN, CONF_VERIFY_SSL}
+    await hass.async_block_till_done()
+    assert result["result"].state is ConfigEntryState.LOADED
+
+
+async def test_user_form_has_no_suggested_token(hass: HomeAssistant) -> None:
+    """A first form suggests nothing: there is no earlier input yet."""
+    result = await _start_user_flow(hass)
+    assert _suggested(result) == {
+        CONF_URL: None,
+        CONF_TOKEN: None,
+        CONF_VERIFY_SSL: None,
+    }
+
+
+async def test_user_cannot_connect_then_recovers(
+    hass: HomeAssistant, plex: PlexSimulator
+) -> None:
+    """A stopped server is "cannot_connect"; the form keeps the URL but not the token."""
+    result = await _start_user_flow(hass)
+    await plex.stop()
+    result = await _submit(hass, result, _user_input(plex.url, verify_ssl=False))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert _suggested(result) == {
+        CONF_URL: plex.url,
+        CONF_TOKEN: None,
+        CONF_VERIFY_SSL: False,
+    }
+
+    await plex.start()
+    result = await _submit(hass, result, _user_input(plex.url))
+    _assert_created(result, plex)
+
+
+async def test_user_invalid_auth_then_recovers(
+    hass: HomeAssistant, plex: PlexSimulator
+) -> None:
+    """A token the server refuses is "invalid_auth" and never comes back in the form."""
+    result = await _start_user_flow(hass)
+    result = await _submit(hass, result, _user_input(plex.url, token="wrong-token"))
+    assert result["errors"] == {"base": "invalid_auth"}
+    assert _suggested(result)[CONF_TOKEN] is None
+
+    result = await _submit(hass, result, _user_input(plex.url))
+    _assert_created(result, plex)
+
+
+@pytest.mark.parametrize("shared_status", [401, 403])
+async def test_user_shared_token_is_not_owner_then_recovers(
+    hass: HomeAssistant, plex: PlexSimulator, shared_status: int
+) -> None:
+    """A shared user's token reads the server but not its butler: "not_owner"."""
+    plex.shared_status = shared_status
+    result = await _start_user_flow(hass)
+    result = await _submit(hass, result, _user_input(plex.url, token=SHARED_TOKEN))
+    assert result["errors"] == {"base": "not_owner"}
+    assert plex.requests_to("GET", "/")[-1].status == 200
+    assert plex.requests_to("GET", "/butler")[-1].status == shared_status
+
+    result = await _submit(hass, result, _user_input(plex.url))
+    _assert_created(result, plex)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "127.0.0.1:32400",
+        "ftp://127.0.0.1:32400",
+        "http://127.0.0.1:32400/web/index.html",
+        "http://127.0.0.1:32400/?X-Plex-Token=abc",
+        "http://127.0.0.1:32400/#fragment",
+        "http://user:secret@127.0.0.1:32400",
+        "http://plex server:32400",
+        "http://127.0.0.1:99999",
+        "http://127.0.0.1:port",
+        "http://",
+    ],
+)
+async def test_user_invalid_url_then_recovers(
+    hass: HomeAssistant, plex: PlexSimulator, url: str
+) -> None:
+    """Anything but scheme://host[:port] is refused before a request is sent."""
+    result = await _start_user_flow(hass)
+    result = await _submit(hass, result, _user_input(url))
+    assert result["errors"] == {CONF_URL: "invalid_url"}
+    assert plex.requests == []
+
+    result = await _submit(hass, result, _user_input(plex.url))
+    _assert_created(result, plex)
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", "   ", "x" * 513, "owner token", "owner\ttoken", "owner-token\x00"],
+)
+async def test_user_invalid_token_then_recovers(
+    hass: HomeAssistant, plex: PlexSimulator, token: str
+) -> None:
+    """A token that cannot be a Plex token is refused before a request is sent."""
+    result = await _start_user_flow(hass)
+    result = await _submit(hass, result, _user_input(plex.url, token=token))
+    assert result["errors"] == {CONF_TOKEN: "invalid_token"}
+    assert plex.requests == []
+
+    result = await _submit(hass, result, _user_input(plex.url))
+    _assert_created(result, plex)
+
+
+async def test_user_accepts_longest_token(
+    hass: HomeAssistant, plex: PlexSimulator
+) -> None:
+    """512 characters is the limit, not one less."""
+    plex.token = "t" * 512
+    result = await _start_user_flow(hass)
+    result = await _submit(hass, result, _user_input(plex.url, token=plex.token))
+    _assert_created(result, plex, **{CONF_TOKEN: plex.token})
+
+
+@pytest.mark.parametrize("fault", ["html", "500", "garbage", "truncated", "redirect"])
+async def test_user_not_plex_server_then_recovers(
+    hass: HomeAssistant, plex: PlexSimulator, fault: str
+) -> None:
+    """Something that answers "/" with no Plex identity is "not_plex_server"."""
+    plex.fault = fault
+    result = await _start_user_flow(hass)
+    result = await _submit(hass, result, _user_input(plex.url))
+    assert result["errors"] == {"base": "not_plex_server"}
+
+    plex.fault = None
+    result = await _submit(hass, result, _user_input(plex.url))
+    _assert_created(result, plex)
+
+
+@pytest.mark.parametrize("fault", ["500", "html", "truncated"])
+async def test_user_no_butler_then_recovers(
+    hass: HomeAssistant, plex: PlexSimulator, fault: str
+) -> None:
+    """A Plex server whose /butler is unusable is "no_butler"."""
+    plex.fault = fault
+    plex.fault_path = "/butler"
+    result = await _start_user_flow(hass)
+    result = await _submit(hass, result, _user_input(plex.url))
+    assert result["errors"] == {"base": "no_butler"}
+
+    plex.fault = None
+    result = await _submit(hass, result, _user_input(plex.url))
+    _assert_created(result, plex)
+
+
+async def test_user_butler_connection_lost_then_recovers(
+    hass: HomeAssistant, plex: PlexSimulator
+) -> None:
+    """A connection that breaks on /butler is "cannot_connect", not "no_butler"."""
+    plex.fault = "reset"
+    plex.fault_path = "/butler"
+    result = await _start_user_flow(hass)
+    result = await _submit(hass, result, _user_input(plex.url))
+    assert result["errors"] == {"base": "cannot_connect"}
+
+    plex.fault = None
+    result = await _submit(hass, result, _user_input(plex.url))
+    _assert_created(result, plex)
+
+
+async def test_user_self_signed_https_needs_verify_off(
+    hass: HomeAssistant, tls_plex: PlexSimulator
+) -> None:
+    """A self-signed certificate is "ssl_error" until the check is turned off."""
+    url = f"https://127.0.0.1:{tls_plex.port}"
+    result = await _start_user_flow(hass)
+    result = await _submit(hass, result, _user_input(url))
+    assert result["errors"] == {"base": "ssl_error"}
+    assert tls_plex.requests == []
+
+    result = await _submit(hass, result, _user_input(url, verify_ssl=False))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == _user_input(url, verify_ssl=False)
+    assert result["result"].unique_id == MACHINE_ID
+    await hass.async_block_till_done()
+    assert result["result"].state is ConfigEntryState.LOADED
+
+
+async def test_user_https_to_plain_http_server(
+    hass: HomeAssistant, plex: PlexSimulator
+) -> None:
+    """TLS to a plain-HTTP port fails the handshake.
+
+    With the check on that reads as "ssl_error"; with it off there is no
+    certificate to blame, so it is "cannot_connect". The http URL then works.
+    """
+    url = plex.url.replace("http://", "https://")
+    result = await _start_user_flow(hass)
+    result = await _submit(hass, result, _user_input(url))
+    assert result["errors"] == {"base": "ssl_error"}
+
+    result = await _submit(hass, result, _user_input(url, verify_ssl=False))
+    assert result["errors"] == {"base": "cannot_connect"}
+
+    result = await _submit(hass, result, _user_input(plex.url))
+    _assert_created(result, plex)
+
+
+async def test_user_unexpected_error_is_logged_then_recovers(
+    hass: HomeAssistant, plex: PlexSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug shows "unknown" and leaves a traceback in the log for the report."""
+    result = await _start_user_flow(hass)
+    with patch(
+        "custom_components.plex_butler.config_flow._async_check_server",
+        side_effect=RuntimeError("boom"),
+    ):
+        result = await _submit(hass, result, _user_input(plex.url))
+    assert result["errors"] == {"base": "unknown"}
+    records = [
+        record
+        for record in caplog.records
+        if record.name == "custom_components.plex_butler"
+        and record.levelno == logging.ERROR
+    ]
+    assert len(records) == 1
+    assert records[0].exc_info is not None
+    assert isinstance(records[0].exc_info[1], RuntimeError)
+
+    result = await _submit(hass, result, _user_input(plex.url))
+    _assert_created(result, plex)
+
+
+async def test_user_same_server_aborts(
+    hass: HomeAssistant, plex: PlexSimulator, mock_config_entry: MockConfigEntry
+) -> None:
+    """The same server under another address is still the same server."""
+    mock_config_entry.add_to_hass(hass)
+    result = await _start_user_flow(hass)
+    result = await _submit(hass, result, _user_input(f"http://127.0.0.1:{plex.port}/"))
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
+
+
+async def test_user_second_server_is_added(
+    hass: HomeAssistant,
+    plex: PlexSimulator,
+    other_plex: PlexSimulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """A different server is a new entry, even with one already set up."""
+    mock_config_entry.add_to_hass(hass)
+    result = await _start_user_flow(hass)
+    result = await _submit(hass, result, _user_input(other_plex.url, OTHER_TOKEN))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Basement Plex"
+    assert result["result"].unique_id == OTHER_MACHINE_ID
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 2
+
+
+# --- reauth ------------------------------------------------------------------
+
+
+async def test_reauth_wrong_token_then_new_token(
+    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
+) -> None:
+    """A refused token is an error; the new owner token is saved and reloaded."""
+    plex.token = "new-owner-token-9c"
+    result = await init_integration.start_reauth_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reauth_confirm"
+    assert result["description_placeholders"] == {"name": "Living Room Plex"}
+    assert _suggested(result) == {CONF_TOKEN: None}
+
+    result = await _submit(hass, result, {CONF_TOKEN: OWNER_TOKEN})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+
+    result = await _submit(hass, result, {CONF_TOKEN: " new-owner-token-9c "})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert init_integration.data == {
+        CONF_URL: plex.url,
+        CONF_TOKEN: "new-owner-token-9c",
+        CONF_VERIFY_SSL: True,
+    }
+    assert init_integration.state is ConfigEntryState.LOADED
+
+
+async def test_reauth_invalid_token_then_recovers(
+    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
+) -> None:
+    """The token is checked for shape before the server is asked."""
+    result = await init_integration.start_reauth_flow(hass)
+    result = await _submit(hass, result, {CONF_TOKEN: "  "})
+    assert result["errors"] == {CONF_TOKEN: "invalid_token"}
+
+    result = await _submit(hass, result, {CONF_TOKEN: OWNER_TOKEN})
+    assert result["reason"] == "reauth_successful"
+
+
+async def test_reauth_token_of_another_server_aborts(
+    hass: HomeAssistant,
+    plex: PlexSimulator,
+    other_plex: PlexSimulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    """If the entry's address now leads to another server, its token is not taken."""
+    before = dict(init_integration.data)
+    await plex.stop()
+    await other_plex.stop()
+    await other_plex.start(port=plex.port)
+
+    result = await init_integration.start_reauth_flow(hass)
+    result = await _submit(hass, result, {CONF_TOKEN: OTHER_TOKEN})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_server"
+    assert init_integration.data == before
+
+
+# --- reconfigure -------------------------------------------------------------
+
+
+async def test_reconfigure_changes_url_token_and_tls_check(
+    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
+) -> None:
+    """The server moved and got a new token: both are saved and the entry reloads."""
+    result = await init_integration.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reconfigure"
+    assert _suggested(result) == {
+        CONF_URL: plex.url,
+        CONF_TOKEN: None,
+        CONF_VERIFY_SSL: True,
+    }
+
+    old_url = plex.url
+    await plex.stop()
+    await plex.start(port=0)
+    assert plex.url != old_url
+    plex.token = "moved-owner-token"
+
+    result = await _submit(
+        hass, result, _user_input(plex.url, "moved-owner-token", verify_ssl=False)
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert init_integration.data == _user_input(
+        plex.url, "moved-owner-token", verify_ssl=False
+    )
+    assert init_integration.state is ConfigEntryState.LOADED
+
+
+async def test_reconfigure_errors_then_recovers(
+    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
+) -> None:
+    """Errors keep the typed URL in the form, never the token."""
+    result = await init_integration.start_reconfigure_flow(hass)
+    result = await _submit(hass, result, _user_input("http://127.0.0.1/web"))
+    assert result["errors"] == {CONF_URL: "invalid_url"}
+    assert _suggested(result) == {
+        CONF_URL: "http://127.0.0.1/web",
+        CONF_TOKEN: None,
+        CONF_VERIFY_SSL: True,
+    }
+
+    result = await _submit(hass, result, _user_input(plex.url, token="wrong-token"))
+    assert result["errors"] == {"base": "invalid_auth"}
+
+    result = await _submit(hass, result, _user_input(plex.url))
+    assert result["reason"] == "reconfigure_successful"
+    assert init_integration.data == _user_input(plex.url)
+
+
+async def test_reconfigure_to_another_server_aborts(
+    hass: HomeAssistant,
+    plex: PlexSimulator,
+    other_plex: PlexSimulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    """Pointing an entry at a different server would swap its buttons: refused."""
+    before = dict(init_integration.data)
+    result = await init_integration.start_reconfigure_flow(hass)
+    result = await _submit(hass, result, _user_input(other_plex.url, OTHER_TOKEN))
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_server"
+    assert init_integration.data == before
+
+
+# --- zeroconf ----------------------------------------------------------------
+
+
+def _zeroconf(port: int | None) -> ZeroconfServiceInfo:
+    return ZeroconfServiceInfo(
+        ip_address=ipaddress.ip_address("127.0.0.1"),
+        ip_addresses=[ipaddress.ip_address("127.0.0.1")],
+        port=port,
+        hostname="living-room.local.",
+        type="_plexmediasvr._tcp.local.",
+        name="Living Room Plex._plexmediasvr._tcp.local.",
+        properties={},
+    )
+
+
+async def _start_zeroconf_flow(
+    hass: HomeAssistant, port: int | None
+) -> ConfigFlowResult:
+    return await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_zeroconf(port)
+    )
+
+
+async def test_zeroconf_asks_for_token_and_creates_entry(
+    hass: HomeAssistant, plex: PlexSimulator
+) -> None:
+    """Discovery knows the address; the owner's token completes it."""
+    result = await _start_zeroconf_flow(hass, plex.port)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "zeroconf_confirm"
+    assert result["description_placeholders"] == {
+        "name": "Living Room Plex",
+        "url": plex.url,
+    }
+    identity = plex.requests_to("GET", "/identity")
+    assert len(identity) == 1
+    assert "X-Plex-Token" not in identity[0].headers
+    progress = hass.config_entries.flow.async_progress()
+    assert progress[0]["context"]["title_placeholders"] == {"name": "Living Room Plex"}
+
+    result = await _submit(hass, result, {CONF_TOKEN: OWNER_TOKEN})
+    _assert_created(result, plex)
+
+
+async def test_zeroconf_confirm_errors_then_recovers(
+    hass: HomeAssistant, plex: PlexSimulator
+) -> None:
+    """A malformed or refused token is shown as an error on the same form."""
+    result = await _start_zeroconf_flow(hass, plex.port)
+    result = await _submit(hass, result, {CONF_TOKEN: "has space"})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_TOKEN: "invalid_token"}
+
+    result = await _submit(hass, result, {CONF_TOKEN: SHARED_TOKEN})
+    assert result["errors"] == {"base": "not_owner"}
+
+    result = await _submit(hass, result, {CONF_TOKEN: OWNER_TOKEN})
+    _assert_created(result, plex)
+
+
+async def test_zeroconf_silent_server_aborts(
+    hass: HomeAssistant, plex: PlexSimulator
+) -> None:
+    """A discovered server that does not answer /identity is not offered."""
+    await plex.stop()
+    result = await _start_zeroconf_flow(hass, plex.port)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "cannot_connect"
+
+
+async def test_zeroconf_not_plex_identity_aborts(
+    hass: HomeAssistant, plex: PlexSimulator
+) -> None:
+    """Something answering /identity without a machine identifier is not offered."""
+    plex.fault = "html"
+    plex.fault_path = "/identity"
+    result = await _start_zeroconf_flow(hass, plex.port)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "cannot_connect"
+
+
+async def test_zeroconf_moved_server_updates_ip_url(
+    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
+) -> None:
+    """An entry at http://<ip> follows its server to the discovered address."""
+    await plex.stop()
+    await plex.start(port=0)
+    result = await _start_zeroconf_flow(hass, plex.port)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    await hass.async_block_till_done()
+    assert init_integration.data[CONF_URL] == plex.url
+    assert init_integration.data[CONF_TOKEN] == OWNER_TOKEN
+    assert init_integration.state is ConfigEntryState.LOADED
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://plex.example.invalid:32400", "https://127.0.0.1:32400"],
+    ids=["hostname", "https"],
+)
+async def test_zeroconf_keeps_chosen_url(
+    hass: HomeAssistant, plex: PlexSimulator, url: str
+) -> None:
+    """A hostname or https URL was chosen on purpose and is not replaced."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Living Room Plex",
+        unique_id=MACHINE_ID,
+        data=_user_input(url),
+    )
+    entry.add_to_hass(hass)
+    result = await _start_zeroconf_flow(hass, plex.port)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert entry.data[CONF_URL] == url
+
+
+async def test_zeroconf_confirm_aborts_if_added_meanwhile(
+    hass: HomeAssistant, plex: PlexSimulator, mock_config_entry: MockConfigEntry
+) -> None:
+    """The server was added by hand while the discovery form was open."""
+    result = await _start_zeroconf_flow(hass, plex.port)
+    assert result["type"] is FlowResultType.FORM
+    mock_config_entry.add_to_hass(hass)
+    result = await _submit(hass, result, {CONF_TOKEN: OWNER_TOKEN})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
