@@ -204,6 +204,16 @@ class PlexSimulator:
         """End every running task now."""
         self.running.clear()
 
+    def release_hung(self) -> None:
+        """Let requests held by the "hang" fault finish (they answer 503).
+
+        The client gave up on them at its timeout, but the server side keeps
+        waiting; this ends them without stopping the server, so a test can
+        check that ``in_flight`` drops back to 0.
+        """
+        self._release.set()
+        self._release = asyncio.Event()
+
     def is_running(self, name: str) -> bool:
         """Whether a task started earlier is still "running"."""
         end = self.running.get(name)
