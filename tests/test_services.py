@@ -1,0 +1,270 @@
+"""The plex_butler.start_task action, called the way automations call it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.core import HomeAssistant, ServiceResponse
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+import voluptuous as vol
+
+from custom_components.plex_butler.const import DOMAIN, SERVICE_START_TASK
+
+from .conftest import OWNER_TOKEN
+from .plex_simulator import CURRENT_TASKS, PlexSimulator
+
+
+async def _start_task(
+    hass: HomeAssistant,
+    data: dict[str, Any],
+    *,
+    return_response: bool = True,
+) -> ServiceResponse:
+    return await hass.services.async_call(
+        DOMAIN,
+        SERVICE_START_TASK,
+        data,
+        blocking=True,
+        return_response=return_response,
+    )
+
+
+def _posts(plex: PlexSimulator) -> list[str]:
+    return [r.path for r in plex.requests if r.method == "POST"]
+
+
+def _reauth_flows(hass: HomeAssistant, entry: MockConfigEntry) -> list[object]:
+    return [
+        flow
+        for flow in hass.config_entries.flow.async_progress()
+        if flow["context"]["source"] == SOURCE_REAUTH
+        and flow["context"].get("entry_id") == entry.entry_id
+    ]
+
+
+async def test_start_then_already_running(
+    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
+) -> None:
+    """The response tells a fresh start from a task that was already running."""
+    data = {"config_entry_id": init_integration.entry_id, "task": "OptimizeDatabase"}
+
+    assert await _start_task(hass, data) == {
+        "task": "OptimizeDatabase",
+        "result": "started",
+    }
+    assert await _start_task(hass, data) == {
+        "task": "OptimizeDatabase",
+        "result": "already_running",
+    }
+    assert _posts(plex) == ["/butler/OptimizeDatabase"] * 2
+
+
+@pytest.mark.parametrize(
+    ("requested", "expected"),
+    [
+        ("OptimizeDatabase", "OptimizeDatabase"),
+        ("optimize_database", "OptimizeDatabase"),
+        ("OPTIMIZE_DATABASE", "OptimizeDatabase"),
+        ("optimizedatabase", "OptimizeDatabase"),
+        ("generate_intro_markers", "ButlerTaskGenerateIntroMarkers"),
+        ("ButlerTaskGenerateIntroMarkers", "ButlerTaskGenerateIntroMarkers"),
+        ("refresh_epg_guides", "RefreshEpgGuides"),
+    ],
+)
+async def test_task_spellings(
+    hass: HomeAssistant,
+    plex: PlexSimulator,
+    init_integration: MockConfigEntry,
+    requested: str,
+    expected: str,
+) -> None:
+    """Users may type the Plex name or the snake_case key, in any case."""
+    response = await _start_task(
+        hass, {"config_entry_id": init_integration.entry_id, "task": requested}
+    )
+
+    assert response == {"task": expected, "result": "started"}
+    assert _posts(plex) == [f"/butler/{expected}"]
+
+
+async def test_without_response(
+    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
+) -> None:
+    """Scripts that don't ask for a response still start the task."""
+    response = await _start_task(
+        hass,
+        {"config_entry_id": init_integration.entry_id, "task": "backup_database"},
+        return_response=False,
+    )
+
+    assert response is None
+    assert _posts(plex) == ["/butler/BackupDatabase"]
+    assert plex.is_running("BackupDatabase")
+
+
+@pytest.mark.parametrize("task", ["NoSuchTask", "", "   ", "_"])
+async def test_unknown_task_lists_valid_ones(
+    hass: HomeAssistant,
+    plex: PlexSimulator,
+    init_integration: MockConfigEntry,
+    task: str,
+) -> None:
+    """A typo is the caller's mistake: nothing is sent, and the valid names shown."""
+    with pytest.raises(ServiceValidationError) as exc_info:
+        await _start_task(
+            hass, {"config_entry_id": init_integration.entry_id, "task": task}
+        )
+
+    assert exc_info.value.translation_key == "unknown_task"
+    placeholders = exc_info.value.translation_placeholders or {}
+    assert placeholders["task"] == task
+    assert placeholders["tasks"].split(", ") == sorted(t.name for t in CURRENT_TASKS)
+    assert _posts(plex) == []
+
+
+async def test_unknown_entry_id(
+    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
+) -> None:
+    """An entry id that doesn't exist is reported as such."""
+    with pytest.raises(ServiceValidationError) as exc_info:
+        await _start_task(
+            hass, {"config_entry_id": "no-such-entry", "task": "OptimizeDatabase"}
+        )
+
+    assert exc_info.value.translation_key == "entry_not_found"
+    assert exc_info.value.translation_placeholders == {"entry_id": "no-such-entry"}
+    assert _posts(plex) == []
+
+
+async def test_entry_of_another_integration(
+    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
+) -> None:
+    """Another integration's entry is not a Plex server, even if it exists."""
+    other = MockConfigEntry(domain="other")
+    other.add_to_hass(hass)
+
+    with pytest.raises(ServiceValidationError) as exc_info:
+        await _start_task(
+            hass, {"config_entry_id": other.entry_id, "task": "OptimizeDatabase"}
+        )
+
+    assert exc_info.value.translation_key == "entry_not_found"
+    assert _posts(plex) == []
+
+
+async def test_unloaded_entry(
+    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
+) -> None:
+    """A server whose entry is not loaded cannot take tasks."""
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    await hass.async_block_till_done()
+
+    with pytest.raises(ServiceValidationError) as exc_info:
+        await _start_task(
+            hass,
+            {"config_entry_id": init_integration.entry_id, "task": "OptimizeDatabase"},
+        )
+
+    assert exc_info.value.translation_key == "entry_not_loaded"
+    assert exc_info.value.translation_placeholders == {"title": "Living Room Plex"}
+    assert _posts(plex) == []
+
+
+async def test_entry_that_failed_to_set_up(
+    hass: HomeAssistant, plex: PlexSimulator, mock_config_entry: MockConfigEntry
+) -> None:
+    """An entry waiting to retry setup is not loaded either."""
+    await plex.stop()
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    with pytest.raises(ServiceValidationError) as exc_info:
+        await _start_task(
+            hass,
+            {"config_entry_id": mock_config_entry.entry_id, "task": "OptimizeDatabase"},
+        )
+
+    assert exc_info.value.translation_key == "entry_not_loaded"
+
+
+async def test_server_down(
+    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
+) -> None:
+    """A server that went away is a failure, not a misuse."""
+    await plex.stop()
+
+    with pytest.raises(HomeAssistantError) as exc_info:
+        await _start_task(
+            hass,
+            {"config_entry_id": init_integration.entry_id, "task": "OptimizeDatabase"},
+        )
+
+    assert not isinstance(exc_info.value, ServiceValidationError)
+    assert exc_info.value.translation_key == "cannot_connect"
+    assert OWNER_TOKEN not in str(exc_info.value)
+
+
+async def test_rejected_token_starts_reauth(
+    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
+) -> None:
+    """A 401 to the action asks the user for a new token."""
+    plex.fault = "401"
+
+    with pytest.raises(HomeAssistantError) as exc_info:
+        await _start_task(
+            hass,
+            {"config_entry_id": init_integration.entry_id, "task": "OptimizeDatabase"},
+        )
+    await hass.async_block_till_done()
+
+    assert not isinstance(exc_info.value, ServiceValidationError)
+    assert exc_info.value.translation_key == "authentication_failed"
+    assert OWNER_TOKEN not in str(exc_info.value)
+    assert len(_reauth_flows(hass, init_integration)) == 1
+
+
+async def test_task_removed_from_server_since_last_poll(
+    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
+) -> None:
+    """The action reports a 404 as misuse and lists what the server has now."""
+    plex.set_tasks([t for t in CURRENT_TASKS if t.name != "MusicAnalysis"])
+
+    with pytest.raises(ServiceValidationError) as exc_info:
+        await _start_task(
+            hass,
+            {"config_entry_id": init_integration.entry_id, "task": "music_analysis"},
+        )
+
+    assert exc_info.value.translation_key == "task_not_on_server"
+    placeholders = exc_info.value.translation_placeholders or {}
+    assert placeholders["task"] == "MusicAnalysis"
+    assert "MusicAnalysis" not in placeholders["tasks"].split(", ")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"task": "OptimizeDatabase"},
+        {"config_entry_id": "abc"},
+        {},
+        {"config_entry_id": "abc", "task": ["OptimizeDatabase"]},
+        {"config_entry_id": {"id": "abc"}, "task": "OptimizeDatabase"},
+        {"config_entry_id": "abc", "task": None},
+        {"config_entry_id": "abc", "task": "OptimizeDatabase", "extra": 1},
+    ],
+)
+async def test_schema_rejects_bad_calls(
+    hass: HomeAssistant,
+    plex: PlexSimulator,
+    init_integration: MockConfigEntry,
+    data: dict[str, Any],
+) -> None:
+    """Missing fields, wrong types and unknown fields fail validation."""
+    with pytest.raises(vol.Invalid):
+        await _start_task(hass, data)
+
+    assert _posts(plex) == []
