@@ -55,7 +55,7 @@ async def test_diagnostics_describe_server_and_tasks(
         "update_interval_seconds": SCAN_INTERVAL.total_seconds(),
     }
     assert isinstance(result["tasks"], list)
-    tasks = cast(list[dict[str, Any]], result["tasks"])
+    tasks = cast("list[dict[str, Any]]", result["tasks"])
     assert [(t["name"], t["title"]) for t in tasks] == [
         (t.name, t.title) for t in CURRENT_TASKS
     ]
