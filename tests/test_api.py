@@ -1,0 +1,487 @@
+"""Unit tests of the Plex client, against the simulator over a real socket.
+
+The client is HA-free; Home Assistant's session is used only because the test
+plugin manages it. Faults come from the simulator's switches, never from mocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+import pytest
+
+from custom_components.plex_butler.api import (
+    CLIENT_VERSION,
+    PRODUCT,
+    ButlerTask,
+    PlexAuthenticationError,
+    PlexButlerClient,
+    PlexConnectionError,
+    PlexNotFoundError,
+    PlexResponseError,
+    PlexServer,
+    PlexSSLError,
+    PlexTimeoutError,
+    StartResult,
+    parse_body,
+    parse_server,
+    parse_tasks,
+)
+
+from .conftest import MACHINE_ID, OWNER_TOKEN, SHARED_TOKEN
+from .plex_simulator import CURRENT_TASKS, OLD_TASKS, PlexSimulator, SimTask
+
+CLIENT_ID = "test-client-id-42"
+
+
+@pytest.fixture
+async def session(hass: HomeAssistant) -> aiohttp.ClientSession:
+    """Home Assistant's real aiohttp session (nothing in it is mocked)."""
+    return async_get_clientsession(hass)
+
+
+def _client(
+    session: aiohttp.ClientSession,
+    url: str,
+    token: str = OWNER_TOKEN,
+    **kwargs: Any,
+) -> PlexButlerClient:
+    return PlexButlerClient(session, url, token, client_identifier=CLIENT_ID, **kwargs)
+
+
+# --- requests ----------------------------------------------------------------
+
+
+async def test_token_travels_in_header_only(
+    session: aiohttp.ClientSession, plex: PlexSimulator
+) -> None:
+    """The token must never reach a URL, where logs and proxies would keep it."""
+    client = _client(session, plex.url)
+    await client.async_get_server()
+    await client.async_get_tasks()
+    await client.async_start_task("OptimizeDatabase")
+
+    assert [(r.method, r.path) for r in plex.requests] == [
+        ("GET", "/"),
+        ("GET", "/butler"),
+        ("POST", "/butler/OptimizeDatabase"),
+    ]
+    for request in plex.requests:
+        assert request.headers["X-Plex-Token"] == OWNER_TOKEN
+        assert OWNER_TOKEN not in request.url
+        assert request.query_string == ""
+        assert "application/json" in request.headers["Accept"]
+        assert request.headers["X-Plex-Client-Identifier"] == CLIENT_ID
+        assert request.headers["X-Plex-Product"] == PRODUCT
+        assert request.headers["X-Plex-Version"] == CLIENT_VERSION
+
+
+async def test_empty_token_sends_no_token_header(
+    session: aiohttp.ClientSession, plex: PlexSimulator
+) -> None:
+    """Discovery reads /identity before any token is known: send none at all."""
+    identity = await _client(session, plex.url, token="").async_get_identity()
+    assert identity.machine_identifier == MACHINE_ID
+    assert "X-Plex-Token" not in plex.requests[0].headers
+
+
+async def test_trailing_slash_in_base_url(
+    session: aiohttp.ClientSession, plex: PlexSimulator
+) -> None:
+    """A base URL ending in "/" must not produce "//butler"."""
+    await _client(session, f"{plex.url}/").async_get_tasks()
+    assert plex.requests[0].path == "/butler"
+
+
+async def test_repr_names_server_not_token(session: aiohttp.ClientSession) -> None:
+    """A client in a log line or traceback shows where it points, not its token."""
+    text = repr(_client(session, "http://127.0.0.1:32400"))
+    assert "127.0.0.1:32400" in text
+    assert OWNER_TOKEN not in text
+
+
+async def test_scrub_removes_token_from_error_text(
+    session: aiohttp.ClientSession,
+) -> None:
+    """Should a library echo the token in an error, it is redacted."""
+    client = _client(session, "http://127.0.0.1:32400")
+    text = client._scrub(OSError(f"header X-Plex-Token: {OWNER_TOKEN} refused"))
+    assert OWNER_TOKEN not in text
+    assert "**REDACTED**" in text
+
+
+# --- reading the server ------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", [None, "xml"], ids=["json", "xml"])
+async def test_get_server_and_identity(
+    session: aiohttp.ClientSession, plex: PlexSimulator, fault: str | None
+) -> None:
+    """JSON and XML answers (a proxy may drop Accept) give the same server."""
+    plex.fault = fault
+    client = _client(session, plex.url)
+    assert await client.async_get_server() == PlexServer(
+        machine_identifier=MACHINE_ID,
+        friendly_name="Living Room Plex",
+        version=plex.version,
+        platform="Linux",
+    )
+    identity = await client.async_get_identity()
+    assert identity.machine_identifier == MACHINE_ID
+    assert identity.version == plex.version
+    assert identity.friendly_name == "Plex Media Server"
+
+
+@pytest.mark.parametrize("fault", [None, "xml"], ids=["json", "xml"])
+@pytest.mark.parametrize(
+    "task_set", [OLD_TASKS, CURRENT_TASKS], ids=["old-14", "current-22"]
+)
+async def test_get_tasks_reads_every_task(
+    session: aiohttp.ClientSession,
+    plex: PlexSimulator,
+    fault: str | None,
+    task_set: tuple[SimTask, ...],
+) -> None:
+    """Whatever the server version, its own list is read in full, in order."""
+    plex.fault = fault
+    plex.set_tasks(task_set)
+    tasks = await _client(session, plex.url).async_get_tasks()
+    assert tasks == [
+        ButlerTask(
+            name=task.name,
+            title=task.title,
+            description=task.description,
+            interval_days=task.interval,
+            enabled=task.enabled,
+            schedule_randomized=task.schedule_randomized,
+        )
+        for task in task_set
+    ]
+    by_name = {task.name: task for task in tasks}
+    assert by_name["RefreshLibraries"].enabled is False
+    assert by_name["BackupDatabase"].interval_days == 3
+
+
+@pytest.mark.parametrize("fault", [None, "xml"], ids=["json", "xml"])
+async def test_get_tasks_of_server_without_tasks(
+    session: aiohttp.ClientSession, plex: PlexSimulator, fault: str | None
+) -> None:
+    """No tasks means no ButlerTask key (JSON) or no children (XML): an empty list."""
+    plex.fault = fault
+    plex.set_tasks([])
+    assert await _client(session, plex.url).async_get_tasks() == []
+
+
+# --- starting tasks ----------------------------------------------------------
+
+
+async def test_start_task_started_then_already_running(
+    session: aiohttp.ClientSession, plex: PlexSimulator
+) -> None:
+    """200 is "started", 202 is "already running"."""
+    client = _client(session, plex.url)
+    assert await client.async_start_task("OptimizeDatabase") is StartResult.STARTED
+    assert plex.requests[-1].status == 200
+    assert plex.is_running("OptimizeDatabase")
+    assert (
+        await client.async_start_task("OptimizeDatabase") is StartResult.ALREADY_RUNNING
+    )
+    assert plex.requests[-1].status == 202
+
+
+async def test_start_unknown_task_is_not_found(
+    session: aiohttp.ClientSession, plex: PlexSimulator
+) -> None:
+    """A task an older server had but this one lacks answers 404."""
+    with pytest.raises(PlexNotFoundError):
+        await _client(session, plex.url).async_start_task("GenerateAutoTags")
+    assert plex.requests[-1].status == 404
+
+
+async def test_start_task_name_is_url_quoted(
+    session: aiohttp.ClientSession, plex: PlexSimulator
+) -> None:
+    """A name with "/", "?", "#", "%" or spaces reaches the server as one path segment."""
+    name = "Odd Task/1?x=2#y%20z"
+    plex.set_tasks([SimTask(name, "Odd task")])
+    result = await _client(session, plex.url).async_start_task(name)
+    assert result is StartResult.STARTED
+    assert plex.is_running(name)
+    assert plex.requests[-1].query_string == ""
+
+
+# --- errors ------------------------------------------------------------------
+
+
+async def test_wrong_token_is_authentication_error(
+    session: aiohttp.ClientSession, plex: PlexSimulator
+) -> None:
+    """401 on any call raises the error that leads to reauthentication."""
+    client = _client(session, plex.url, token="wrong-token")
+    with pytest.raises(PlexAuthenticationError):
+        await client.async_get_server()
+    with pytest.raises(PlexAuthenticationError):
+        await client.async_get_tasks()
+    with pytest.raises(PlexAuthenticationError):
+        await client.async_start_task("OptimizeDatabase")
+
+
+@pytest.mark.parametrize("shared_status", [401, 403])
+async def test_shared_token_reads_server_not_butler(
+    session: aiohttp.ClientSession, plex: PlexSimulator, shared_status: int
+) -> None:
+    """A shared user's token may read "/" but the butler refuses it (401 or 403)."""
+    plex.shared_status = shared_status
+    client = _client(session, plex.url, token=SHARED_TOKEN)
+    assert (await client.async_get_server()).machine_identifier == MACHINE_ID
+    with pytest.raises(PlexAuthenticationError):
+        await client.async_get_tasks()
+
+
+@pytest.mark.parametrize("fault", ["401", "403"])
+async def test_refused_status_is_authentication_error(
+    session: aiohttp.ClientSession, plex: PlexSimulator, fault: str
+) -> None:
+    plex.fault = fault
+    client = _client(session, plex.url)
+    with pytest.raises(PlexAuthenticationError):
+        await client.async_get_tasks()
+    with pytest.raises(PlexAuthenticationError):
+        await client.async_start_task("OptimizeDatabase")
+
+
+@pytest.mark.parametrize("fault", ["500", "503"])
+async def test_server_error_status_is_response_error(
+    session: aiohttp.ClientSession, plex: PlexSimulator, fault: str
+) -> None:
+    plex.fault = fault
+    client = _client(session, plex.url)
+    with pytest.raises(PlexResponseError, match=fault):
+        await client.async_get_tasks()
+    with pytest.raises(PlexResponseError, match=fault):
+        await client.async_start_task("OptimizeDatabase")
+
+
+@pytest.mark.parametrize("fault", ["garbage", "html", "truncated"])
+async def test_unreadable_body_is_response_error(
+    session: aiohttp.ClientSession, plex: PlexSimulator, fault: str
+) -> None:
+    """A 200 whose body is not Plex's (a captive portal, a proxy page) is refused."""
+    plex.fault = fault
+    client = _client(session, plex.url)
+    with pytest.raises(PlexResponseError):
+        await client.async_get_server()
+    with pytest.raises(PlexResponseError):
+        await client.async_get_tasks()
+
+
+async def test_redirect_is_not_followed(
+    session: aiohttp.ClientSession, plex: PlexSimulator
+) -> None:
+    """Following a redirect would hand the token header to its target."""
+    plex.fault = "redirect"
+    with pytest.raises(PlexResponseError, match="302"):
+        await _client(session, plex.url).async_get_tasks()
+    assert [r.path for r in plex.requests] == ["/butler"]
+    assert plex.requests_to("GET", "/elsewhere") == []
+
+
+async def test_reset_connection_is_connection_error(
+    session: aiohttp.ClientSession, plex: PlexSimulator
+) -> None:
+    plex.fault = "reset"
+    with pytest.raises(PlexConnectionError) as err:
+        await _client(session, plex.url).async_get_tasks()
+    assert not isinstance(err.value, PlexTimeoutError)
+    assert OWNER_TOKEN not in str(err.value)
+
+
+@pytest.mark.parametrize("token", [OWNER_TOKEN, ""], ids=["token", "no-token"])
+async def test_refused_port_is_connection_error(
+    session: aiohttp.ClientSession, plex: PlexSimulator, token: str
+) -> None:
+    """Nothing listening is a connection error whose text names no token."""
+    await plex.stop()
+    with pytest.raises(PlexConnectionError) as err:
+        await _client(session, plex.url, token=token).async_get_identity()
+    assert type(err.value) is PlexConnectionError
+    assert str(plex.port) in str(err.value)
+    assert OWNER_TOKEN not in str(err.value)
+
+
+async def test_hanging_server_is_timeout_error(
+    session: aiohttp.ClientSession, plex: PlexSimulator
+) -> None:
+    """A server that accepts but never answers ends in a timeout, not a hang."""
+    plex.fault = "hang"
+    with pytest.raises(PlexTimeoutError):
+        await _client(session, plex.url, timeout=0.2).async_get_tasks()
+
+
+async def test_https_to_plain_http_is_ssl_error(
+    session: aiohttp.ClientSession, plex: PlexSimulator
+) -> None:
+    """A failed TLS handshake is told apart from other connection errors."""
+    url = plex.url.replace("http://", "https://")
+    with pytest.raises(PlexSSLError) as err:
+        await _client(session, url).async_get_server()
+    assert isinstance(err.value.__cause__, aiohttp.ClientSSLError)
+    assert isinstance(err.value, PlexConnectionError)
+
+
+# --- parsing -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"", "application/json"),
+        (b"  \n ", "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b'"text"', "application/json"),
+        (b"{not json", "application/json"),
+        (b"[" * 100_000, "application/json"),
+        (b"<MediaContainer>", "text/xml"),
+        (b"<a>" * 100_000 + b"</a>" * 100_000, "text/xml"),
+        (b"plain words", "text/xml"),
+    ],
+    ids=[
+        "empty",
+        "blank",
+        "json-list",
+        "json-string",
+        "bad-json",
+        "deep-json",
+        "bad-xml",
+        "deep-xml",
+        "text-as-xml",
+    ],
+)
+def test_parse_body_refuses(body: bytes, content_type: str) -> None:
+    """Anything that is not a JSON object or readable XML is a response error."""
+    with pytest.raises(PlexResponseError):
+        parse_body(body, content_type)
+
+
+def test_parse_body_reads_json_and_xml() -> None:
+    """XML is recognised by its content type or its first character."""
+    assert parse_body(b' {"a": {"b": 1}} ', "text/plain") == {"a": {"b": 1}}
+    expected = {"ButlerTasks": {"ButlerTask": [{"name": "X", "enabled": "1"}]}}
+    xml = b'<ButlerTasks><ButlerTask name="X" enabled="1"/></ButlerTasks>'
+    assert parse_body(xml, "text/xml;charset=utf-8") == expected
+    assert parse_body(xml, "") == expected
+
+
+def test_parse_tasks_single_object_and_missing_key() -> None:
+    """Plex sends a one-item list as a lone object, and no items as no key."""
+    single = {"ButlerTasks": {"ButlerTask": {"name": "OptimizeDatabase"}}}
+    assert parse_tasks(single) == [
+        ButlerTask(name="OptimizeDatabase", title="OptimizeDatabase")
+    ]
+    assert parse_tasks({"ButlerTasks": {}}) == []
+    assert parse_tasks({"MediaContainer": {"ButlerTask": [{"name": "A"}]}}) == [
+        ButlerTask(name="A", title="A")
+    ]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{}, {"ButlerTasks": []}, {"ButlerTasks": "x"}, {"MediaContainer": None}],
+)
+def test_parse_tasks_without_container(data: dict[str, Any]) -> None:
+    with pytest.raises(PlexResponseError):
+        parse_tasks(data)
+
+
+def test_parse_tasks_skips_unusable_entries() -> None:
+    """Entries without a name, non-objects and repeats are dropped, not fatal."""
+    data = {
+        "ButlerTasks": {
+            "ButlerTask": [
+                "not an object",
+                {"title": "No name"},
+                {"name": "  ", "title": "Blank name"},
+                {"name": " BackupDatabase ", "title": "First"},
+                {"name": "BackupDatabase", "title": "Second"},
+            ]
+        }
+    }
+    assert parse_tasks(data) == [ButlerTask(name="BackupDatabase", title="First")]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"interval": 3}, {"interval_days": 3}),
+        ({"interval": " 3 "}, {"interval_days": 3}),
+        ({"interval": "weekly"}, {"interval_days": None}),
+        ({"interval": True}, {"interval_days": None}),
+        ({"interval": 1.5}, {"interval_days": None}),
+        (
+            {"enabled": "1", "scheduleRandomized": "0"},
+            {"enabled": True, "schedule_randomized": False},
+        ),
+        (
+            {"enabled": "true", "scheduleRandomized": "FALSE"},
+            {"enabled": True, "schedule_randomized": False},
+        ),
+        (
+            {"enabled": 0, "scheduleRandomized": 1},
+            {"enabled": False, "schedule_randomized": True},
+        ),
+        ({"enabled": False}, {"enabled": False}),
+        (
+            {"enabled": "maybe", "scheduleRandomized": None},
+            {"enabled": None, "schedule_randomized": None},
+        ),
+        ({"enabled": [1]}, {"enabled": None}),
+        ({"title": ""}, {"title": "Task"}),
+        ({"title": 7}, {"title": "7"}),
+        ({"title": 7.5}, {"title": "7.5"}),
+        ({"title": True}, {"title": "Task"}),
+        ({"description": "  Does things  "}, {"description": "Does things"}),
+    ],
+)
+def test_parse_tasks_field_forms(raw: dict[str, Any], expected: dict[str, Any]) -> None:
+    """JSON and XML spell numbers and booleans differently; both are read."""
+    (task,) = parse_tasks({"ButlerTasks": {"ButlerTask": [{"name": "Task", **raw}]}})
+    defaults: dict[str, Any] = {
+        "name": "Task",
+        "title": "Task",
+        "description": None,
+        "interval_days": None,
+        "enabled": None,
+        "schedule_randomized": None,
+    }
+    assert task == ButlerTask(**(defaults | expected))
+
+
+def test_parse_server_defaults_and_forms() -> None:
+    """A missing name falls back to a generic one; numbers become strings."""
+    assert parse_server(
+        {"MediaContainer": {"machineIdentifier": 12345, "version": " 1.2 "}}
+    ) == PlexServer(
+        machine_identifier="12345",
+        friendly_name="Plex Media Server",
+        version="1.2",
+        platform=None,
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"MediaContainer": []},
+        {"MediaContainer": {"friendlyName": "No id"}},
+        {"MediaContainer": {"machineIdentifier": "  "}},
+        {"MediaContainer": {"machineIdentifier": None}},
+    ],
+)
+def test_parse_server_needs_machine_identifier(data: dict[str, Any]) -> None:
+    """Without a machine identifier it cannot be told apart: not a usable server."""
+    with pytest.raises(PlexResponseError):
+        parse_server(data)
