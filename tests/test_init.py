@@ -119,6 +119,7 @@ async def test_setup_retries_while_server_is_down(
         ("500", None),
         ("garbage", None),
         ("html", None),
+        ("html", "/butler"),
         ("truncated", "/butler"),
         ("503", "/butler"),
         ("redirect", None),

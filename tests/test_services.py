@@ -14,7 +14,7 @@ import voluptuous as vol
 from custom_components.plex_butler.const import DOMAIN, SERVICE_START_TASK
 
 from .conftest import OWNER_TOKEN
-from .plex_simulator import CURRENT_TASKS, PlexSimulator
+from .plex_simulator import CURRENT_TASKS, PlexSimulator, SimTask
 
 
 async def _start_task(
@@ -103,6 +103,42 @@ async def test_without_response(
     assert response is None
     assert _posts(plex) == ["/butler/BackupDatabase"]
     assert plex.is_running("BackupDatabase")
+
+
+@pytest.mark.parametrize(
+    ("requested", "expected"),
+    [
+        ("future_task", "FutureTask"),
+        ("FutureTask", "FutureTask"),
+        ("future_markers", "ButlerTaskFutureMarkers"),
+        ("butler_task_future_markers", "ButlerTaskFutureMarkers"),
+    ],
+)
+async def test_tasks_unknown_to_the_integration_can_be_started(
+    hass: HomeAssistant,
+    plex: PlexSimulator,
+    mock_config_entry: MockConfigEntry,
+    requested: str,
+    expected: str,
+) -> None:
+    """Tasks of newer servers take the same spellings, prefix optional."""
+    plex.set_tasks(
+        [
+            *CURRENT_TASKS,
+            SimTask("FutureTask", "Future Task"),
+            SimTask("ButlerTaskFutureMarkers", "Generate Future Markers"),
+        ]
+    )
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    response = await _start_task(
+        hass, {"config_entry_id": mock_config_entry.entry_id, "task": requested}
+    )
+
+    assert response == {"task": expected, "result": "started"}
+    assert _posts(plex) == [f"/butler/{expected}"]
 
 
 @pytest.mark.parametrize("task", ["NoSuchTask", "", "   ", "_"])
