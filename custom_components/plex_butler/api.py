@@ -130,11 +130,15 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _xml_to_dict(element: ET.Element) -> dict[str, Any]:
-    """Turn Plex XML into the shape of its JSON: attributes and child lists."""
-    result: dict[str, Any] = dict(element.attrib)
+    """Turn Plex XML into the shape of its JSON: attributes and child lists.
+
+    Child lists win over an attribute of the same name (which Plex never sends):
+    the parsers look for the lists.
+    """
+    children: dict[str, list[dict[str, Any]]] = {}
     for child in element:
-        result.setdefault(child.tag, []).append(_xml_to_dict(child))
-    return result
+        children.setdefault(child.tag, []).append(_xml_to_dict(child))
+    return {**element.attrib, **children}
 
 
 def parse_body(body: bytes, content_type: str) -> dict[str, Any]:
