@@ -222,13 +222,13 @@ class PlexButlerClient:
         At most ``max_concurrent_requests`` requests are in flight at once; the
         rest wait their turn. Plex often runs on a small NAS, and the butler
         queues its work anyway, so a burst of presses gains nothing from
-        parallelism but could swamp the server. ``timeout`` bounds the whole
-        call, the wait for a turn included.
+        parallelism but could swamp the server. ``timeout`` bounds each
+        request once it is sent, not the wait for a turn, so a long queue on a
+        healthy server is never mistaken for a server that does not answer.
         """
         self._session = session
         self._base = URL(url.rstrip("/"))
         self._token = token
-        self._timeout_seconds = timeout
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._slots = asyncio.Semaphore(max_concurrent_requests)
         self._headers = {
@@ -256,7 +256,6 @@ class PlexButlerClient:
         url = self._base.with_path(self._base.raw_path.rstrip("/") + path, encoded=True)
         try:
             async with (
-                asyncio.timeout(self._timeout_seconds),
                 self._slots,
                 self._session.request(
                     method,
