@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import MACHINE_ID, OWNER_TOKEN
 from tests.plex_simulator import PlexSimulator
 
-from .helpers import HassApi, HassProcess, eventually
+from .helpers import HassApi, HassProcess, WebsocketCommandError, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -148,6 +148,8 @@ async def step_4_a_button_press_sends_the_token_in_a_header(
     assert OWNER_TOKEN not in press.url
     assert "x-plex-token" not in press.query_string.lower()
     assert plex.is_running("OptimizeDatabase")
+    # Nor did setup, the config flow or any poll put the token into a URL.
+    assert all(OWNER_TOKEN not in request.url for request in plex.requests)
 
 
 async def step_5_the_action_reports_started_then_already_running(
@@ -165,6 +167,19 @@ async def step_5_the_action_reports_started_then_already_running(
         "task": "BackupDatabase",
         "result": "already_running",
     }
+
+    # REST answers 500 for every failed action; the websocket API keeps the
+    # kind, so a caller can tell its own mistake from a server failure.
+    async with api.websocket() as ws:
+        with pytest.raises(WebsocketCommandError) as misuse:
+            await ws.command(
+                "call_service",
+                domain=DOMAIN,
+                service="start_task",
+                service_data={"config_entry_id": entry_id, "task": "make_coffee"},
+                return_response=True,
+            )
+    assert misuse.value.code == "service_validation_error"
 
 
 async def step_6_a_yaml_automation_calls_the_action(
