@@ -108,6 +108,10 @@ def match_task(requested: str, available: list[str]) -> str | None:
     ``OptimizeDatabase``, ``optimizedatabase`` and ``optimize_database`` all
     name the same task, and the ``ButlerTask`` prefix of newer names is optional.
     """
+    # The server's own name, as automations usually send it, needs no folding:
+    # the search below costs more than the rest of the action's own work.
+    if requested in available:
+        return requested
     wanted = _fold(requested)
     if not wanted:
         return None

@@ -1,0 +1,654 @@
+"""Benchmark Plex Butler against the Plex simulator and print how it compares.
+
+Run it as ``scripts/bench [--out FILE]``; it is not a test and always exits 0,
+printing MISS next to any target it does not meet.
+
+How it measures, and why this way:
+
+* One Home Assistant core runs in this process, built by
+  ``pytest_homeassistant_custom_component.common.async_test_home_assistant``:
+  the real core (bus, service registry, state machine, entity and device
+  registries, config entries, the loader) with only registry *storage* stubbed
+  out, and the same aiohttp session every integration shares. Calls go through
+  ``hass.services.async_call``, the path automations and the UI end on. A real
+  ``hass -c`` process behind its REST API would add an HTTP round trip and
+  authentication to every call, the same for all contenders, which would only
+  blur the difference between them.
+* The simulators run in a child process, as a Plex server would: their work
+  neither queues on Home Assistant's loop nor holds its GIL (with a thread,
+  whichever contender sent more bytes would be billed the server's parsing
+  while it waited for the GIL), and ``time.process_time`` counts only Home
+  Assistant's CPU.
+* Latency: each round calls ``plex_butler.start_task``, a ``rest_command`` set
+  up the way users start butler tasks today, and a bare aiohttp POST on the
+  shared session (the floor) once each, in a rotating order, so that machine
+  noise falls on all three alike. The simulator's ``run_seconds`` is 0, so
+  every call starts the task (HTTP 200).
+* Setup: the first entry (cold: Home Assistant also loads the integration)
+  once, the same entry set up again after an unload (warm) many times, and
+  twenty new entries for twenty simulators set up concurrently.
+* Idle cost: with every entry loaded, the clock is moved forward one poll
+  interval at a time (``async_fire_time_changed``); each simulator counts what
+  it receives. Per hour = requests / (polls x interval) x 3600 s.
+* Import time: ``python -X importtime`` in a fresh interpreter (median of
+  several runs after one that warms the bytecode cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+import json
+import logging
+import multiprocessing
+from multiprocessing.connection import Connection
+import os
+from pathlib import Path
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+from unittest.mock import patch
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# Imported after the path is set. The integration itself is not imported here:
+# the cold setup below would otherwise not include loading it.
+from aiohttp.resolver import AsyncResolver  # noqa: E402
+from homeassistant import loader  # noqa: E402
+from homeassistant.const import __version__ as ha_version  # noqa: E402
+from homeassistant.core import HomeAssistant  # noqa: E402
+from homeassistant.helpers.aiohttp_client import async_get_clientsession  # noqa: E402
+from homeassistant.setup import async_setup_component  # noqa: E402
+from homeassistant.util import dt as dt_util  # noqa: E402
+from pytest_homeassistant_custom_component.common import (  # noqa: E402
+    MockConfigEntry,
+    async_fire_time_changed,
+    async_test_home_assistant,
+)
+
+from tests.plex_simulator import PlexSimulator  # noqa: E402
+
+DOMAIN = "plex_butler"
+TASK = "OptimizeDatabase"
+TOKEN = "bench-owner-token"  # noqa: S105 - the simulators' made-up token
+
+TARGET_ACTION_RATIO = 1.2
+TARGET_SETUP_MS = 50.0
+TARGET_REQUESTS_PER_POLL = 1.0
+
+
+# --- the simulators' process ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sim:
+    """What Home Assistant's side knows of one simulator."""
+
+    index: int
+    url: str
+    token: str
+    machine_identifier: str
+    friendly_name: str
+
+
+def _simulator_main(conn: Connection) -> None:
+    """Serve simulators in a child process, on commands from the pipe."""
+    asyncio.run(_serve_simulators(conn))
+
+
+async def _serve_simulators(conn: Connection) -> None:
+    sims: list[PlexSimulator] = []
+    loop = asyncio.get_running_loop()
+    while True:
+        command, arg = await loop.run_in_executor(None, conn.recv)
+        if command == "start":
+            sim = PlexSimulator(
+                token=TOKEN,
+                machine_identifier=f"{arg:040x}",
+                friendly_name=f"Bench Plex {arg}",
+                run_seconds=0,  # every start is "started"
+            )
+            await sim.start()
+            sims.append(sim)
+            conn.send((sim.url, sim.machine_identifier, sim.friendly_name))
+        elif command == "log":
+            conn.send([[f"{r.method} {r.path}" for r in sim.requests] for sim in sims])
+        else:
+            for sim in sims:
+                await sim.stop()
+            conn.send(None)
+            return
+
+
+class SimulatorProcess:
+    """Simulators in a process of their own.
+
+    Kept out of Home Assistant's process so that serving a request never
+    holds Home Assistant's GIL or loop (which would bill the server's work to
+    whichever contender sends more bytes), and so that ``time.process_time``
+    counts Home Assistant's CPU only.
+    """
+
+    def __init__(self) -> None:
+        """Start the child process; simulators are added with ``start``."""
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(
+            target=_simulator_main, args=(child,), daemon=True
+        )
+        self._process.start()
+        self.simulators: list[Sim] = []
+
+    def _ask(self, command: str, arg: Any = None) -> Any:
+        self._conn.send((command, arg))
+        return self._conn.recv()
+
+    def start(self, index: int) -> Sim:
+        """Start one simulator on a free port."""
+        url, machine_identifier, name = self._ask("start", index)
+        sim = Sim(index, url, TOKEN, machine_identifier, name)
+        self.simulators.append(sim)
+        return sim
+
+    def log(self) -> list[list[str]]:
+        """Every request each simulator has seen so far, as "METHOD /path"."""
+        log: list[list[str]] = self._ask("log")
+        return log
+
+    def stop(self) -> None:
+        """Stop the simulators and the process."""
+        self._ask("stop")
+        self._process.join(timeout=5)
+
+
+# --- helpers --------------------------------------------------------------------
+
+
+def _entry(sim: Sim) -> Any:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=sim.friendly_name,
+        unique_id=sim.machine_identifier,
+        data={"url": sim.url, "token": sim.token, "verify_ssl": True},
+    )
+
+
+def _check(condition: bool, message: str) -> None:
+    """Stop the run: numbers measured on a broken setup mean nothing."""
+    if not condition:
+        raise RuntimeError(message)
+
+
+def _ms(ns: float) -> float:
+    return ns / 1e6
+
+
+def _p99(values: list[int]) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[98]
+
+
+@dataclass
+class Row:
+    """One line of the printed table."""
+
+    name: str
+    value: str
+    target: str = ""
+    verdict: str = ""
+
+
+@dataclass
+class Report:
+    """Everything measured, for the table and the JSON file."""
+
+    rows: list[Row] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    missed: list[str] = field(default_factory=list)
+
+    def add(
+        self, name: str, value: str, target: str = "", passed: bool | None = None
+    ) -> None:
+        """Add a line; a failed target is remembered for the summary."""
+        verdict = "" if passed is None else ("ok" if passed else "MISS")
+        if passed is False:
+            self.missed.append(f"{name}: {value} (target {target})")
+        self.rows.append(Row(name, value, target, verdict))
+
+
+# --- a: latency -----------------------------------------------------------------
+
+
+async def bench_latency(
+    hass: HomeAssistant,
+    *,
+    sims: SimulatorProcess,
+    sim: Sim,
+    entry_id: str,
+    rounds: int,
+    warmup: int,
+) -> dict[str, Any]:
+    """Median and p99 of the action, the rest_command and a bare POST."""
+    url = f"{sim.url}/butler/{TASK}"
+    _check(
+        await async_setup_component(
+            hass,
+            "rest_command",
+            {
+                "rest_command": {
+                    "plex_optimize": {
+                        "url": url,
+                        "method": "post",
+                        "headers": {"X-Plex-Token": sim.token},
+                    }
+                }
+            },
+        ),
+        "rest_command did not set up",
+    )
+    session = async_get_clientsession(hass)
+    headers = {"X-Plex-Token": sim.token}
+    action_results: list[Any] = []
+
+    async def action() -> None:
+        action_results.append(
+            await hass.services.async_call(
+                DOMAIN,
+                "start_task",
+                {"config_entry_id": entry_id, "task": TASK},
+                blocking=True,
+                return_response=True,
+            )
+        )
+
+    async def rest_command() -> None:
+        await hass.services.async_call("rest_command", "plex_optimize", blocking=True)
+
+    async def bare() -> None:
+        async with session.post(url, headers=headers) as response:
+            if response.status != 200:
+                raise RuntimeError(f"bare POST answered {response.status}")
+
+    contenders: dict[str, Callable[[], Awaitable[None]]] = {
+        "action": action,
+        "rest_command": rest_command,
+        "bare_aiohttp": bare,
+    }
+    names = list(contenders)
+    samples: dict[str, list[int]] = {name: [] for name in names}
+    clock = time.perf_counter_ns
+    post = f"POST /butler/{TASK}"
+    before = sims.log()[sim.index].count(post)
+    for i in range(warmup + rounds):
+        shift = i % len(names)
+        for name in names[shift:] + names[:shift]:
+            call = contenders[name]
+            start = clock()
+            await call()
+            elapsed = clock() - start
+            if i >= warmup:
+                samples[name].append(elapsed)
+
+    # The numbers only mean something if every call really started the task.
+    posts = sims.log()[sim.index].count(post) - before
+    if posts != 3 * (warmup + rounds):
+        raise RuntimeError(f"expected {3 * (warmup + rounds)} POSTs, saw {posts}")
+    if any(r != {"task": TASK, "result": "started"} for r in action_results):
+        raise RuntimeError("an action call did not answer 'started'")
+
+    result: dict[str, Any] = {"rounds": rounds, "warmup_rounds": warmup}
+    for name in names:
+        result[name] = {
+            "median_ms": _ms(statistics.median(samples[name])),
+            "p99_ms": _ms(_p99(samples[name])),
+            "mean_ms": _ms(statistics.fmean(samples[name])),
+        }
+    for other in ("rest_command", "bare_aiohttp"):
+        result[f"action_over_{other}"] = {
+            "median": result["action"]["median_ms"] / result[other]["median_ms"],
+            "p99": result["action"]["p99_ms"] / result[other]["p99_ms"],
+        }
+    return result
+
+
+# --- b: setup ----------------------------------------------------------------
+
+
+async def _setup(hass: HomeAssistant, entry: Any) -> int:
+    start = time.perf_counter_ns()
+    _check(
+        await hass.config_entries.async_setup(entry.entry_id),
+        f"setup failed: {entry.reason}",
+    )
+    await hass.async_block_till_done()
+    return time.perf_counter_ns() - start
+
+
+async def bench_setup_one(
+    hass: HomeAssistant, entry: Any, repeats: int
+) -> dict[str, Any]:
+    """The first (cold) setup, then the same entry again after unloads (warm)."""
+    cold = await _setup(hass, entry)
+    warm: list[int] = []
+    for _ in range(repeats):
+        _check(await hass.config_entries.async_unload(entry.entry_id), "unload")
+        await hass.async_block_till_done()
+        warm.append(await _setup(hass, entry))
+    return {
+        "cold_ms": _ms(cold),
+        "warm_median_ms": _ms(statistics.median(warm)),
+        "warm_max_ms": _ms(max(warm)),
+        "warm_repeats": repeats,
+    }
+
+
+async def bench_setup_many(
+    hass: HomeAssistant, sims: SimulatorProcess, count: int
+) -> dict[str, Any]:
+    """Set up ``count`` new entries for as many simulators at once."""
+    entries = []
+    for index in range(1, count + 1):
+        entry = _entry(sims.start(index))
+        entry.add_to_hass(hass)
+        entries.append(entry)
+    start = time.perf_counter_ns()
+    results = await asyncio.gather(
+        *(hass.config_entries.async_setup(entry.entry_id) for entry in entries)
+    )
+    await hass.async_block_till_done()
+    elapsed = time.perf_counter_ns() - start
+    _check(all(results), "a setup of many failed")
+    return {
+        "servers": count,
+        "total_ms": _ms(elapsed),
+        "per_server_ms": _ms(elapsed) / count,
+    }
+
+
+# --- c: idle cost ---------------------------------------------------------------
+
+
+async def bench_idle(
+    hass: HomeAssistant,
+    sims: SimulatorProcess,
+    entry: Any,
+    polls: int,
+    refreshes: int,
+) -> dict[str, Any]:
+    """Requests per server while idle, and CPU per poll."""
+    from custom_components.plex_butler.const import SCAN_INTERVAL  # noqa: PLC0415
+
+    interval = SCAN_INTERVAL.total_seconds()
+    counts_before = [len(log) for log in sims.log()]
+    base = dt_util.utcnow()
+    for step in range(1, polls + 1):
+        async_fire_time_changed(hass, base + SCAN_INTERVAL * step)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    new = [log[before:] for log, before in zip(sims.log(), counts_before, strict=True)]
+    per_server = [len(requests) for requests in new]
+    kinds = {request for requests in new for request in requests}
+    per_hour = [count / (polls * interval) * 3600 for count in per_server]
+
+    # CPU per poll: Home Assistant's process only, the simulator runs elsewhere.
+    coordinator = entry.runtime_data
+    cpu: list[float] = []
+    for _ in range(refreshes):
+        start = time.process_time()
+        await coordinator.async_refresh()
+        cpu.append(time.process_time() - start)
+    _check(coordinator.last_update_success, "a refresh failed")
+
+    # The floor: the same GET /butler and JSON parse with nothing around it.
+    session = async_get_clientsession(hass)
+    sim = sims.simulators[0]
+    headers = {"X-Plex-Token": sim.token, "Accept": "application/json"}
+    floor: list[float] = []
+    for _ in range(refreshes):
+        start = time.process_time()
+        async with session.get(f"{sim.url}/butler", headers=headers) as response:
+            json.loads(await response.read())
+        floor.append(time.process_time() - start)
+
+    return {
+        "servers": len(per_server),
+        "simulated_polls": polls,
+        "scan_interval_s": interval,
+        "requests_per_server": per_server,
+        "request_kinds": sorted(kinds),
+        "max_requests_per_server_per_poll": max(per_server) / polls,
+        "requests_per_server_per_hour": max(per_hour),
+        "extrapolation": "requests / (polls x scan_interval_s) x 3600",
+        "cpu_per_poll_ms": statistics.fmean(cpu) * 1000,
+        "cpu_per_bare_get_ms": statistics.fmean(floor) * 1000,
+        "cpu_samples": refreshes,
+    }
+
+
+# --- d: import time -------------------------------------------------------------
+
+
+def _parse_importtime(stderr: str) -> tuple[int, int]:
+    """Own self time of the package's modules, and the import's cumulative time."""
+    own = 0
+    cumulative = 0
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        parts = line.removeprefix("import time:").split("|")
+        if len(parts) != 3 or not parts[0].strip().isdigit():
+            continue
+        self_us, cum_us, name = int(parts[0]), int(parts[1]), parts[2]
+        module = name.strip()
+        if module.startswith("custom_components"):
+            own += self_us
+        # Top-level lines (no nesting indent) that are ours: the import itself.
+        if module.startswith("custom_components") and name.startswith(" custom_"):
+            cumulative += cum_us
+    return own, cumulative
+
+
+def bench_import(runs: int) -> dict[str, Any]:
+    """Import the package in fresh interpreters and read -X importtime."""
+    command = [sys.executable, "-X", "importtime", "-c", "import " + DOMAIN_PACKAGE]
+    own: list[int] = []
+    total: list[int] = []
+    for index in range(runs + 1):
+        done = subprocess.run(
+            command, cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        if index == 0:
+            continue  # compiles the bytecode cache
+        own_us, total_us = _parse_importtime(done.stderr)
+        own.append(own_us)
+        total.append(total_us)
+    return {
+        "runs": runs,
+        "own_ms": statistics.median(own) / 1000,
+        "total_with_dependencies_ms": statistics.median(total) / 1000,
+        "own_means": "sum of self times of custom_components.* modules",
+        "total_means": "cumulative time of the import statement, homeassistant "
+        "modules it pulls in included (interpreter start-up excluded)",
+    }
+
+
+DOMAIN_PACKAGE = f"custom_components.{DOMAIN}"
+
+
+# --- the run ----------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> Report:
+    """Run every measurement in one Home Assistant instance."""
+    report = Report()
+    sims = SimulatorProcess()
+    # HA's shared session resolves names through zeroconf, which needs the
+    # network integration; the simulators' URLs are IP literals, so the tests'
+    # plain resolver changes nothing here and keeps mDNS off the network.
+    with (
+        tempfile.TemporaryDirectory(prefix="plex-butler-bench-") as config_dir,
+        patch(
+            "homeassistant.helpers.aiohttp_client._async_make_resolver",
+            return_value=AsyncResolver(),
+        ),
+    ):
+        async with async_test_home_assistant(config_dir=config_dir) as hass:
+            hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)  # allow custom_components/
+            try:
+                sim = sims.start(0)
+                entry = _entry(sim)
+                entry.add_to_hass(hass)
+                setup_one = await bench_setup_one(hass, entry, args.setup_repeats)
+                setup_many = await bench_setup_many(hass, sims, args.servers)
+                latency = await bench_latency(
+                    hass,
+                    sims=sims,
+                    sim=sim,
+                    entry_id=entry.entry_id,
+                    rounds=args.rounds,
+                    warmup=args.warmup,
+                )
+                idle = await bench_idle(hass, sims, entry, args.polls, args.refreshes)
+            finally:
+                await hass.async_stop(force=True)
+    sims.stop()
+    imports = bench_import(args.import_runs)
+
+    a = latency
+    for name in ("action", "rest_command", "bare_aiohttp"):
+        report.add(
+            f"latency {name} median / p99",
+            f"{a[name]['median_ms']:.3f} / {a[name]['p99_ms']:.3f} ms",
+        )
+    ratio = a["action_over_rest_command"]
+    report.add(
+        "action / rest_command (median)",
+        f"{ratio['median']:.2f}x (p99 {ratio['p99']:.2f}x)",
+        f"<= {TARGET_ACTION_RATIO}x",
+        ratio["median"] <= TARGET_ACTION_RATIO,
+    )
+    floor = a["action_over_bare_aiohttp"]
+    report.add(
+        "action / bare aiohttp (median)",
+        f"{floor['median']:.2f}x (p99 {floor['p99']:.2f}x)",
+    )
+    report.add(
+        "setup 1 entry, warm (median)",
+        f"{setup_one['warm_median_ms']:.1f} ms (max {setup_one['warm_max_ms']:.1f})",
+        f"< {TARGET_SETUP_MS:.0f} ms",
+        setup_one["warm_median_ms"] < TARGET_SETUP_MS,
+    )
+    report.add(
+        "setup 1 entry, cold (first, loads code)",
+        f"{setup_one['cold_ms']:.1f} ms",
+        f"< {TARGET_SETUP_MS:.0f} ms",
+        setup_one["cold_ms"] < TARGET_SETUP_MS,
+    )
+    report.add(
+        f"setup {setup_many['servers']} entries at once",
+        f"{setup_many['total_ms']:.1f} ms ({setup_many['per_server_ms']:.1f} ms each)",
+    )
+    report.add(
+        "idle requests per server per poll",
+        f"{idle['max_requests_per_server_per_poll']:.2f} "
+        f"({', '.join(idle['request_kinds'])})",
+        f"<= {TARGET_REQUESTS_PER_POLL:.0f}",
+        idle["max_requests_per_server_per_poll"] <= TARGET_REQUESTS_PER_POLL,
+    )
+    report.add(
+        "idle requests per server per hour",
+        f"{idle['requests_per_server_per_hour']:.1f} "
+        f"({idle['simulated_polls']} polls x {idle['scan_interval_s']:.0f} s, "
+        f"{idle['servers']} servers)",
+    )
+    report.add(
+        "CPU per poll (HA process)",
+        f"{idle['cpu_per_poll_ms']:.3f} ms (bare GET+parse "
+        f"{idle['cpu_per_bare_get_ms']:.3f} ms)",
+    )
+    report.add(
+        "import: package's own modules",
+        f"{imports['own_ms']:.1f} ms",
+    )
+    report.add(
+        "import: incl. homeassistant deps",
+        f"{imports['total_with_dependencies_ms']:.1f} ms",
+    )
+    report.data = {
+        "environment": {
+            "python": platform.python_version(),
+            "homeassistant": ha_version,
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
+            "time": dt_util.utcnow().isoformat(),
+        },
+        "targets": {
+            "action_over_rest_command_median": TARGET_ACTION_RATIO,
+            "setup_one_entry_ms": TARGET_SETUP_MS,
+            "requests_per_server_per_poll": TARGET_REQUESTS_PER_POLL,
+        },
+        "latency": latency,
+        "setup_one": setup_one,
+        "setup_many": setup_many,
+        "idle": idle,
+        "import": imports,
+        "missed": report.missed,
+    }
+    return report
+
+
+def print_table(report: Report) -> None:
+    """Print the results as an aligned text table."""
+    header = Row("measure", "value", "target", "")
+    rows = [header, *report.rows]
+    widths = [
+        max(len(getattr(row, col)) for row in rows)
+        for col in ("name", "value", "target")
+    ]
+    for index, row in enumerate(rows):
+        print(
+            f"{row.name:<{widths[0]}}  {row.value:<{widths[1]}}  "
+            f"{row.target:<{widths[2]}}  {row.verdict}".rstrip()
+        )
+        if index == 0:
+            print("-" * (sum(widths) + 12))
+    if report.missed:
+        print("\nTARGETS MISSED:")
+        for line in report.missed:
+            print(f"  - {line}")
+    else:
+        print("\nAll targets met.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the options, run, print and write the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    parser.add_argument("--rounds", type=int, default=1000, help="latency rounds")
+    parser.add_argument("--warmup", type=int, default=50, help="rounds not counted")
+    parser.add_argument("--servers", type=int, default=20, help="for the many setup")
+    parser.add_argument("--setup-repeats", type=int, default=30)
+    parser.add_argument("--polls", type=int, default=12, help="simulated intervals")
+    parser.add_argument("--refreshes", type=int, default=200, help="CPU samples")
+    parser.add_argument("--import-runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    if args.rounds < 100:
+        parser.error("--rounds must be at least 100 for a p99")
+
+    logging.basicConfig(level=logging.WARNING)
+    report = asyncio.run(run(args))
+    print_table(report)
+    if args.out is not None:
+        args.out.write_text(json.dumps(report.data, indent=2) + "\n")
+        print(f"\nWrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
