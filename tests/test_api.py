@@ -485,3 +485,10 @@ def test_parse_server_needs_machine_identifier(data: dict[str, Any]) -> None:
     """Without a machine identifier it cannot be told apart: not a usable server."""
     with pytest.raises(PlexResponseError):
         parse_server(data)
+
+
+def test_parse_tasks_skips_names_that_are_not_valid_unicode() -> None:
+    """A lone surrogate would break HA's storage of unique ids: skip such a task."""
+    body = b'{"ButlerTasks": {"ButlerTask": [{"name": "Bad\\ud800"}, {"name": "Good", "title": "T\\udfff"}]}}'
+    tasks = parse_tasks(parse_body(body, "application/json"))
+    assert [(task.name, task.title) for task in tasks] == [("Good", "Good")]

@@ -113,7 +113,16 @@ def _as_int(value: Any) -> int | None:
 
 
 def _as_str(value: Any) -> str | None:
+    """Read a non-blank text; None for blanks and for text that is not valid UTF-8.
+
+    JSON may carry a lone surrogate (half of a UTF-16 pair): such a name would
+    break Home Assistant's storage of unique ids, so it counts as missing.
+    """
     if isinstance(value, str) and value.strip():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
         return value.strip()
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)

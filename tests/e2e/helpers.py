@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 import itertools
+import os
 from pathlib import Path
 import shutil
 import socket
@@ -119,6 +120,7 @@ class HassProcess:
                     "--skip-pip",
                 ],
                 cwd=self.config_dir,
+                env=_environment_without_coverage(),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -332,3 +334,17 @@ class HassApi:
             reply = await ws.receive_json()
             assert reply["type"] == "auth_ok", reply
             yield HassWebsocket(ws)
+
+
+def _environment_without_coverage() -> dict[str, str]:
+    """Our environment minus pytest-cov's subprocess hooks.
+
+    pytest-cov would measure ``hass`` too, but from the config dir it misses the
+    project's coverage settings and writes statement-only data that cannot be
+    combined with the suite's branch data (and it measures a copy of the code).
+    """
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("COV_CORE_")
+    }
