@@ -37,13 +37,32 @@ class PlexButlerData:
     tasks: dict[str, ButlerTask]
 
 
-def _error_translation(err: PlexError) -> tuple[str, dict[str, str]]:
-    """Pick the translation key and placeholders that describe a client error."""
+def _translated[ErrorT: HomeAssistantError](
+    error_type: type[ErrorT], err: PlexError
+) -> ErrorT:
+    """Build a translated error of ``error_type`` that tells what went wrong."""
     if isinstance(err, PlexTimeoutError):
-        return "timeout", {}
+        return error_type(translation_domain=DOMAIN, translation_key="timeout")
     if isinstance(err, PlexConnectionError):
-        return "cannot_connect", {"error": str(err)}
-    return "unexpected_response", {"error": str(err)}
+        return error_type(
+            translation_domain=DOMAIN,
+            translation_key="cannot_connect",
+            translation_placeholders={"error": str(err)},
+        )
+    return error_type(
+        translation_domain=DOMAIN,
+        translation_key="unexpected_response",
+        translation_placeholders={"error": str(err)},
+    )
+
+
+def _polling_error(err: PlexError) -> HomeAssistantError:
+    """A rejected token asks for reauth; anything else makes entities unavailable."""
+    if isinstance(err, PlexAuthenticationError):
+        return ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="authentication_failed"
+        )
+    return _translated(UpdateFailed, err)
 
 
 class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
@@ -72,17 +91,8 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
         """Read the server's identity once; it names the device."""
         try:
             server = await self.client.async_get_server()
-        except PlexAuthenticationError as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="authentication_failed"
-            ) from err
         except PlexError as err:
-            key, placeholders = _error_translation(err)
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key=key,
-                translation_placeholders=placeholders,
-            ) from err
+            raise _polling_error(err) from err
         if server.machine_identifier != self.config_entry.unique_id:
             raise ConfigEntryError(
                 translation_domain=DOMAIN,
@@ -95,17 +105,8 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
         """Fetch the task list: one request per poll."""
         try:
             tasks = await self.client.async_get_tasks()
-        except PlexAuthenticationError as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="authentication_failed"
-            ) from err
         except PlexError as err:
-            key, placeholders = _error_translation(err)
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key=key,
-                translation_placeholders=placeholders,
-            ) from err
+            raise _polling_error(err) from err
         return PlexButlerData(tasks={task.name: task for task in tasks})
 
     async def async_start_task(self, name: str) -> StartResult:
@@ -134,9 +135,4 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
                 },
             ) from err
         except PlexError as err:
-            key, placeholders = _error_translation(err)
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key=key,
-                translation_placeholders=placeholders,
-            ) from err
+            raise _translated(HomeAssistantError, err) from err
