@@ -77,7 +77,7 @@ logger:
 EOF
 }
 
-# dev_start_simulator PORT TOKEN LOG [extra args...]: start scripts/dev_simulator.py
+# dev_start_simulator PORT TOKEN LOG [extra args...]: start the Plex simulator, printing each request
 # in the background (its lines go to LOG, or the terminal if LOG is "-").
 dev_start_simulator() {
   local port=$1 token=$2 log=$3
@@ -87,9 +87,9 @@ dev_start_simulator() {
     return 1
   fi
   if [[ $log == - ]]; then
-    PYTHONPATH=. .venv/bin/python scripts/dev_simulator.py --port "$port" --token "$token" "$@" &
+    PYTHONPATH=. .venv/bin/python -m tests.plex_simulator --print-requests --port "$port" --token "$token" "$@" &
   else
-    PYTHONPATH=. .venv/bin/python scripts/dev_simulator.py --port "$port" --token "$token" "$@" >"$log" 2>&1 &
+    PYTHONPATH=. .venv/bin/python -m tests.plex_simulator --print-requests --port "$port" --token "$token" "$@" >"$log" 2>&1 &
   fi
   DEV_PIDS+=("$!")
   dev_wait_http "http://127.0.0.1:$port/identity" 30 "$!"

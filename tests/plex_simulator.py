@@ -144,6 +144,9 @@ class PlexSimulator:
     running: dict[str, float] = field(default_factory=dict)
     in_flight: int = 0
     max_in_flight: int = 0
+    # Print "REQUEST POST /butler/X -> 200" per answer (scripts/develop and
+    # scripts/screenshots read these lines).
+    print_requests: bool = False
 
     def __post_init__(self) -> None:
         """Build the aiohttp app; nothing listens until ``start``."""
@@ -251,6 +254,10 @@ class PlexSimulator:
                     status,
                 )
             )
+            if self.print_requests:
+                print(
+                    f"REQUEST {request.method} {request.path} -> {status}", flush=True
+                )
 
     async def _fault_or(self, request: web.Request, handler: Any) -> web.StreamResponse:
         fault = self.fault
@@ -450,6 +457,11 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--run-seconds", type=float, default=30.0)
     parser.add_argument("--name", default="Simulated Plex")
     parser.add_argument("--machine-identifier", default=None)
+    parser.add_argument(
+        "--print-requests",
+        action="store_true",
+        help='print "REQUEST METHOD PATH -> STATUS" for every answer',
+    )
     return parser.parse_args(argv)
 
 
@@ -460,6 +472,7 @@ async def _serve(args: argparse.Namespace) -> None:
         friendly_name=args.name,
         run_seconds=args.run_seconds,
         tasks=[*TASK_SETS[args.tasks], *(_task(n, n) for n in args.extra_task)],
+        print_requests=args.print_requests,
     )
     if args.machine_identifier:
         sim.machine_identifier = args.machine_identifier
