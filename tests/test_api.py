@@ -321,6 +321,24 @@ async def test_hanging_server_is_timeout_error(
         await _client(session, plex.url, timeout=0.2).async_get_tasks()
 
 
+async def test_queue_behind_a_stuck_server_is_bounded_too(
+    session: aiohttp.ClientSession, plex: PlexSimulator
+) -> None:
+    """A call waiting for a free slot gives up after the timeout, sending nothing.
+
+    The slots are taken by hand here, as requests to a server that stopped
+    answering would hold them.
+    """
+    client = _client(session, plex.url, timeout=0.2, max_concurrent_requests=2)
+    for _ in range(2):
+        await client._slots.acquire()
+    with pytest.raises(PlexTimeoutError, match="earlier requests"):
+        await client.async_start_task("OptimizeDatabase")
+    assert plex.requests == []
+    client._slots.release()
+    assert await client.async_start_task("OptimizeDatabase") is StartResult.STARTED
+
+
 async def test_https_to_plain_http_is_ssl_error(
     session: aiohttp.ClientSession, plex: PlexSimulator
 ) -> None:

@@ -231,13 +231,14 @@ class PlexButlerClient:
         At most ``max_concurrent_requests`` requests are in flight at once; the
         rest wait their turn. Plex often runs on a small NAS, and the butler
         queues its work anyway, so a burst of presses gains nothing from
-        parallelism but could swamp the server. ``timeout`` bounds each
-        request once it is sent, not the wait for a turn, so a long queue on a
-        healthy server is never mistaken for a server that does not answer.
+        parallelism but could swamp the server. ``timeout`` bounds the wait
+        for a turn and, separately, the request once sent: a queue behind a
+        server that stopped answering fails too, instead of growing for ever.
         """
         self._session = session
         self._base = URL(url.rstrip("/"))
         self._token = token
+        self._timeout_seconds = timeout
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._slots = asyncio.Semaphore(max_concurrent_requests)
         self._headers = {
@@ -264,16 +265,27 @@ class PlexButlerClient:
         """
         url = self._base.with_path(self._base.raw_path.rstrip("/") + path, encoded=True)
         try:
-            async with (
-                self._slots,
-                self._session.request(
-                    method,
-                    url,
-                    headers=self._headers,
-                    timeout=self._timeout,
-                    allow_redirects=False,
-                ) as response,
-            ):
+            async with asyncio.timeout(self._timeout_seconds):
+                await self._slots.acquire()
+        except TimeoutError as err:
+            raise PlexTimeoutError(
+                f"{method} {path}: earlier requests to the server did not finish in time"
+            ) from err
+        try:
+            return await self._send(method, path, url)
+        finally:
+            self._slots.release()
+
+    async def _send(self, method: str, path: str, url: URL) -> tuple[int, bytes, str]:
+        """Send one request while holding a slot; map every failure to a PlexError."""
+        try:
+            async with self._session.request(
+                method,
+                url,
+                headers=self._headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as response:
                 status = response.status
                 if status in (401, 403):
                     raise PlexAuthenticationError(
