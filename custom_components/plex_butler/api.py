@@ -264,6 +264,17 @@ class PlexButlerClient:
         they would carry the token header to wherever they point.
         """
         url = self._base.with_path(self._base.raw_path.rstrip("/") + path, encoded=True)
+        if self._slots.locked():
+            await self._wait_for_slot(method, path)
+        else:
+            await self._slots.acquire()  # free now: no timer needed on this hot path
+        try:
+            return await self._send(method, path, url)
+        finally:
+            self._slots.release()
+
+    async def _wait_for_slot(self, method: str, path: str) -> None:
+        """Wait for a turn, at most the timeout, behind earlier requests."""
         try:
             async with asyncio.timeout(self._timeout_seconds):
                 await self._slots.acquire()
@@ -271,10 +282,6 @@ class PlexButlerClient:
             raise PlexTimeoutError(
                 f"{method} {path}: earlier requests to the server did not finish in time"
             ) from err
-        try:
-            return await self._send(method, path, url)
-        finally:
-            self._slots.release()
 
     async def _send(self, method: str, path: str, url: URL) -> tuple[int, bytes, str]:
         """Send one request while holding a slot; map every failure to a PlexError."""
