@@ -8,7 +8,6 @@ from pathlib import Path
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
-from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.const import (
     ATTR_ENTITY_ID,
     STATE_UNAVAILABLE,
@@ -28,6 +27,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.plex_butler.const import DOMAIN, SCAN_INTERVAL
 from custom_components.plex_butler.tasks import KNOWN_TASKS, TaskProfile
 
+from .common import reauth_flows
 from .conftest import MACHINE_ID, OWNER_TOKEN
 from .plex_simulator import CURRENT_TASKS, OLD_TASKS, PlexSimulator, SimTask
 
@@ -63,15 +63,6 @@ async def _poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
     async_fire_time_changed(hass)
     # The coordinator polls in a background task.
     await hass.async_block_till_done(wait_background_tasks=True)
-
-
-def _reauth_flows(hass: HomeAssistant, entry: MockConfigEntry) -> list[object]:
-    return [
-        flow
-        for flow in hass.config_entries.flow.async_progress()
-        if flow["context"]["source"] == SOURCE_REAUTH
-        and flow["context"].get("entry_id") == entry.entry_id
-    ]
 
 
 def _entity_id(entity_registry: er.EntityRegistry, task: str) -> str:
@@ -304,7 +295,7 @@ async def test_press_with_rejected_token_starts_reauth(
 ) -> None:
     """A 401 to a press asks the user for a new token."""
     plex.fault = "401"
-    assert not _reauth_flows(hass, init_integration)
+    assert not reauth_flows(hass, init_integration)
 
     with pytest.raises(HomeAssistantError) as exc_info:
         await _press(hass, OPTIMIZE)
@@ -312,7 +303,7 @@ async def test_press_with_rejected_token_starts_reauth(
 
     assert exc_info.value.translation_key == "authentication_failed"
     assert OWNER_TOKEN not in str(exc_info.value)
-    assert len(_reauth_flows(hass, init_integration)) == 1
+    assert len(reauth_flows(hass, init_integration)) == 1
 
 
 async def test_press_of_task_gone_from_server(
@@ -434,7 +425,7 @@ async def test_rejected_token_while_polling_starts_reauth(
 
     await _poll(hass, freezer)
 
-    assert len(_reauth_flows(hass, init_integration)) == 1
+    assert len(reauth_flows(hass, init_integration)) == 1
     state = hass.states.get(OPTIMIZE)
     assert state is not None
     assert state.state == STATE_UNAVAILABLE

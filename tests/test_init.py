@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import (
     CONF_TOKEN,
     CONF_URL,
@@ -28,6 +28,7 @@ from custom_components.plex_butler.const import (
     SERVICE_START_TASK,
 )
 
+from .common import reauth_flows
 from .conftest import MACHINE_ID, SHARED_TOKEN
 from .plex_simulator import PlexSimulator
 
@@ -53,15 +54,6 @@ async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
 def _state(entry: MockConfigEntry) -> ConfigEntryState:
     """Read the state through a call, so mypy does not narrow it across awaits."""
     return entry.state
-
-
-def _reauth_flows(hass: HomeAssistant, entry: MockConfigEntry) -> list[object]:
-    return [
-        flow
-        for flow in hass.config_entries.flow.async_progress()
-        if flow["context"]["source"] == SOURCE_REAUTH
-        and flow["context"].get("entry_id") == entry.entry_id
-    ]
 
 
 async def test_setup_creates_one_service_device(
@@ -141,7 +133,7 @@ async def test_setup_retries_on_broken_answers(
     await _setup(hass, mock_config_entry)
 
     assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
-    assert not _reauth_flows(hass, mock_config_entry)
+    assert not reauth_flows(hass, mock_config_entry)
 
 
 async def test_setup_retry_succeeds_once_server_is_back(
@@ -190,7 +182,7 @@ async def test_setup_with_rejected_token_starts_reauth(
     await _setup(hass, mock_config_entry)
 
     assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
-    assert len(_reauth_flows(hass, mock_config_entry)) == 1
+    assert len(reauth_flows(hass, mock_config_entry)) == 1
 
 
 async def test_setup_with_wrong_token_starts_reauth(
@@ -202,7 +194,7 @@ async def test_setup_with_wrong_token_starts_reauth(
     await _setup(hass, entry)
 
     assert entry.state is ConfigEntryState.SETUP_ERROR
-    assert len(_reauth_flows(hass, entry)) == 1
+    assert len(reauth_flows(hass, entry)) == 1
     # Only the identity read was tried; the butler was never asked.
     assert not plex.requests_to("GET", "/butler")
 
@@ -218,7 +210,7 @@ async def test_setup_with_shared_users_token_starts_reauth(
     assert [r.status for r in plex.requests_to("GET", "/")] == [200]
     assert [r.status for r in plex.requests_to("GET", "/butler")] == [401]
     assert entry.state is ConfigEntryState.SETUP_ERROR
-    assert len(_reauth_flows(hass, entry)) == 1
+    assert len(reauth_flows(hass, entry)) == 1
 
 
 async def test_setup_against_a_different_server_fails(
@@ -230,7 +222,7 @@ async def test_setup_against_a_different_server_fails(
     await _setup(hass, entry)
 
     assert entry.state is ConfigEntryState.SETUP_ERROR
-    assert not _reauth_flows(hass, entry)
+    assert not reauth_flows(hass, entry)
     assert hass.states.async_entity_ids(BUTTON_DOMAIN) == []
     assert not plex.requests_to("GET", "/butler")
     assert entry.reason is not None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import HomeAssistant, ServiceResponse
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 import pytest
@@ -13,6 +12,7 @@ import voluptuous as vol
 
 from custom_components.plex_butler.const import DOMAIN, SERVICE_START_TASK
 
+from .common import reauth_flows
 from .conftest import OWNER_TOKEN
 from .plex_simulator import CURRENT_TASKS, PlexSimulator, SimTask
 
@@ -34,15 +34,6 @@ async def _start_task(
 
 def _posts(plex: PlexSimulator) -> list[str]:
     return [r.path for r in plex.requests if r.method == "POST"]
-
-
-def _reauth_flows(hass: HomeAssistant, entry: MockConfigEntry) -> list[object]:
-    return [
-        flow
-        for flow in hass.config_entries.flow.async_progress()
-        if flow["context"]["source"] == SOURCE_REAUTH
-        and flow["context"].get("entry_id") == entry.entry_id
-    ]
 
 
 async def test_start_then_already_running(
@@ -260,7 +251,7 @@ async def test_rejected_token_starts_reauth(
     assert not isinstance(exc_info.value, ServiceValidationError)
     assert exc_info.value.translation_key == "authentication_failed"
     assert OWNER_TOKEN not in str(exc_info.value)
-    assert len(_reauth_flows(hass, init_integration)) == 1
+    assert len(reauth_flows(hass, init_integration)) == 1
 
 
 async def test_task_removed_from_server_since_last_poll(
