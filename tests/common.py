@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntry
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+from custom_components.plex_butler.const import SCAN_INTERVAL
 
 
 def reauth_flows(hass: HomeAssistant, entry: ConfigEntry) -> list[Any]:
@@ -16,3 +23,32 @@ def reauth_flows(hass: HomeAssistant, entry: ConfigEntry) -> list[Any]:
         if flow["context"]["source"] == SOURCE_REAUTH
         and flow["context"].get("entry_id") == entry.entry_id
     ]
+
+
+async def poll_with_freezer(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Move the frozen clock one polling interval and let the fetches finish."""
+    freezer.tick(SCAN_INTERVAL)
+    async_fire_time_changed(hass)
+    # Coordinators poll in background tasks.
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def poll(hass: HomeAssistant) -> None:
+    """Fire the timers of one polling interval from now and let the fetches finish."""
+    async_fire_time_changed(hass, dt_util.utcnow() + SCAN_INTERVAL)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def zeroconf_info(port: int | None) -> ZeroconfServiceInfo:
+    """What zeroconf reports for a Plex server on 127.0.0.1."""
+    return ZeroconfServiceInfo(
+        ip_address=ipaddress.ip_address("127.0.0.1"),
+        ip_addresses=[ipaddress.ip_address("127.0.0.1")],
+        port=port,
+        hostname="living-room.local.",
+        type="_plexmediasvr._tcp.local.",
+        name="Living Room Plex._plexmediasvr._tcp.local.",
+        properties={},
+    )

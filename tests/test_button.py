@@ -21,13 +21,12 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    async_fire_time_changed,
 )
 
-from custom_components.plex_butler.const import DOMAIN, SCAN_INTERVAL
+from custom_components.plex_butler.const import DOMAIN
 from custom_components.plex_butler.tasks import KNOWN_TASKS, TaskProfile
 
-from .common import reauth_flows
+from .common import poll_with_freezer, reauth_flows
 from .conftest import MACHINE_ID, OWNER_TOKEN
 from .plex_simulator import CURRENT_TASKS, OLD_TASKS, PlexSimulator, SimTask
 
@@ -55,14 +54,6 @@ async def _press(hass: HomeAssistant, entity_id: str) -> None:
     await hass.services.async_call(
         BUTTON_DOMAIN, SERVICE_PRESS, {ATTR_ENTITY_ID: entity_id}, blocking=True
     )
-
-
-async def _poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
-    """Let one polling interval pass, so the coordinator fetches the tasks."""
-    freezer.tick(SCAN_INTERVAL)
-    async_fire_time_changed(hass)
-    # The coordinator polls in a background task.
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 def _entity_id(entity_registry: er.EntityRegistry, task: str) -> str:
@@ -336,7 +327,7 @@ async def test_new_task_gets_a_button_after_next_poll(
     assert hass.states.get(FUTURE) is None
     plex.set_tasks([*CURRENT_TASKS, FUTURE_TASK])
 
-    await _poll(hass, freezer)
+    await poll_with_freezer(hass, freezer)
 
     state = hass.states.get(FUTURE)
     assert state is not None
@@ -361,7 +352,7 @@ async def test_disappearing_task_turns_unavailable_then_back(
 ) -> None:
     """Only the vanished task's button goes unavailable, until it comes back."""
     plex.set_tasks([t for t in CURRENT_TASKS if t.name != "OptimizeDatabase"])
-    await _poll(hass, freezer)
+    await poll_with_freezer(hass, freezer)
 
     state = hass.states.get(OPTIMIZE)
     assert state is not None
@@ -371,7 +362,7 @@ async def test_disappearing_task_turns_unavailable_then_back(
     assert other.state == STATE_UNKNOWN
 
     plex.set_tasks(CURRENT_TASKS)
-    await _poll(hass, freezer)
+    await poll_with_freezer(hass, freezer)
 
     state = hass.states.get(OPTIMIZE)
     assert state is not None
@@ -389,8 +380,8 @@ async def test_server_down_logged_once_and_recovery_logged_once(
     caplog.set_level(logging.INFO, logger="custom_components.plex_butler")
     await plex.stop()
 
-    await _poll(hass, freezer)
-    await _poll(hass, freezer)
+    await poll_with_freezer(hass, freezer)
+    await poll_with_freezer(hass, freezer)
 
     buttons = hass.states.async_entity_ids(BUTTON_DOMAIN)
     assert buttons
@@ -403,8 +394,8 @@ async def test_server_down_logged_once_and_recovery_logged_once(
     assert OWNER_TOKEN not in caplog.text
 
     await plex.start()
-    await _poll(hass, freezer)
-    await _poll(hass, freezer)
+    await poll_with_freezer(hass, freezer)
+    await poll_with_freezer(hass, freezer)
 
     for entity_id in buttons:
         state = hass.states.get(entity_id)
@@ -423,7 +414,7 @@ async def test_rejected_token_while_polling_starts_reauth(
     """A token revoked after setup is noticed by the next poll."""
     plex.fault = "401"
 
-    await _poll(hass, freezer)
+    await poll_with_freezer(hass, freezer)
 
     assert len(reauth_flows(hass, init_integration)) == 1
     state = hass.states.get(OPTIMIZE)

@@ -31,12 +31,12 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_TOKEN, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.plex_butler.const import DOMAIN
 
+from .common import zeroconf_info
 from .conftest import MACHINE_ID, OWNER_TOKEN, SHARED_TOKEN
 from .plex_simulator import PlexSimulator
 
@@ -318,31 +318,25 @@ async def test_user_not_plex_server_then_recovers(
     _assert_created(result, plex)
 
 
-@pytest.mark.parametrize("fault", ["500", "html", "truncated"])
-async def test_user_no_butler_then_recovers(
-    hass: HomeAssistant, plex: PlexSimulator, fault: str
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        ("500", "no_butler"),
+        ("html", "no_butler"),
+        ("truncated", "no_butler"),
+        # A connection that breaks on /butler is not a missing butler.
+        ("reset", "cannot_connect"),
+    ],
+)
+async def test_user_butler_fault_then_recovers(
+    hass: HomeAssistant, plex: PlexSimulator, fault: str, error: str
 ) -> None:
-    """A Plex server whose /butler is unusable is "no_butler"."""
+    """A Plex server whose /butler is unusable is "no_butler" (or unreachable)."""
     plex.fault = fault
     plex.fault_path = "/butler"
     result = await _start_user_flow(hass)
     result = await _submit(hass, result, _user_input(plex.url))
-    assert result["errors"] == {"base": "no_butler"}
-
-    plex.fault = None
-    result = await _submit(hass, result, _user_input(plex.url))
-    _assert_created(result, plex)
-
-
-async def test_user_butler_connection_lost_then_recovers(
-    hass: HomeAssistant, plex: PlexSimulator
-) -> None:
-    """A connection that breaks on /butler is "cannot_connect", not "no_butler"."""
-    plex.fault = "reset"
-    plex.fault_path = "/butler"
-    result = await _start_user_flow(hass)
-    result = await _submit(hass, result, _user_input(plex.url))
-    assert result["errors"] == {"base": "cannot_connect"}
+    assert result["errors"] == {"base": error}
 
     plex.fault = None
     result = await _submit(hass, result, _user_input(plex.url))
@@ -574,23 +568,11 @@ async def test_reconfigure_to_another_server_aborts(
 # --- zeroconf ----------------------------------------------------------------
 
 
-def _zeroconf(port: int | None) -> ZeroconfServiceInfo:
-    return ZeroconfServiceInfo(
-        ip_address=ipaddress.ip_address("127.0.0.1"),
-        ip_addresses=[ipaddress.ip_address("127.0.0.1")],
-        port=port,
-        hostname="living-room.local.",
-        type="_plexmediasvr._tcp.local.",
-        name="Living Room Plex._plexmediasvr._tcp.local.",
-        properties={},
-    )
-
-
 async def _start_zeroconf_flow(
     hass: HomeAssistant, port: int | None
 ) -> ConfigFlowResult:
     return await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_zeroconf(port)
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=zeroconf_info(port)
     )
 
 

@@ -34,8 +34,9 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.plex_butler.const import DOMAIN, SCAN_INTERVAL
+from custom_components.plex_butler.const import DOMAIN
 
+from .common import poll
 from .conftest import OWNER_TOKEN
 from .plex_simulator import PlexSimulator
 
@@ -90,12 +91,6 @@ async def _mend(plex: PlexSimulator, fault: str) -> None:
         await plex.start()
     plex.fault = None
     plex.release_hung()
-
-
-async def _poll(hass: HomeAssistant) -> None:
-    """Let one scheduled poll happen and finish."""
-    async_fire_time_changed(hass, dt_util.utcnow() + SCAN_INTERVAL)
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def _retry_setup(hass: HomeAssistant) -> None:
@@ -309,14 +304,14 @@ async def test_polling_fault_makes_buttons_unavailable_until_server_is_back(
 ) -> None:
     """Two failed polls: unavailable, logged once; then back, logged once."""
     await _break(plex, fault)
-    await _poll(hass)
+    await poll(hass)
     assert _button_state(hass) == STATE_UNAVAILABLE
 
-    await _poll(hass)
+    await poll(hass)
     assert hass.states.get(ENTITY).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
 
     await _mend(plex, fault)
-    await _poll(hass)
+    await poll(hass)
     assert hass.states.get(ENTITY).state != STATE_UNAVAILABLE  # type: ignore[union-attr]
 
     failures = _poll_failures(caplog)
@@ -337,7 +332,7 @@ async def test_polling_reads_xml_when_json_was_asked(
     """XML answers keep the buttons available and log nothing."""
     plex.fault = "xml"
     before = len(plex.requests_to("GET", "/butler"))
-    await _poll(hass)
+    await poll(hass)
 
     assert len(plex.requests_to("GET", "/butler")) == before + 1
     assert hass.states.get(ENTITY).state != STATE_UNAVAILABLE  # type: ignore[union-attr]
@@ -353,13 +348,13 @@ async def test_polling_rejected_token_starts_reauth_and_recovers_after_it(
 ) -> None:
     """A 401 mid-operation: unavailable, reauth offered, polling paused until then."""
     plex.fault = "401"
-    await _poll(hass)
+    await poll(hass)
 
     assert hass.states.get(ENTITY).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
     flows = _reauth_flows(hass)
     assert len(flows) == 1
     polls = len(plex.requests_to("GET", "/butler"))
-    await _poll(hass)
+    await poll(hass)
     assert len(plex.requests_to("GET", "/butler")) == polls  # no hammering
 
     plex.fault = None

@@ -33,12 +33,12 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    async_fire_time_changed,
 )
 
 from custom_components.plex_butler.api import DEFAULT_MAX_CONCURRENT_REQUESTS
-from custom_components.plex_butler.const import DOMAIN, SCAN_INTERVAL
+from custom_components.plex_butler.const import DOMAIN
 
+from .common import poll_with_freezer
 from .plex_simulator import CURRENT_TASKS, OLD_TASKS, PlexSimulator, SimTask
 
 BURST = 1000
@@ -285,14 +285,6 @@ def _states_of(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, str]:
     return states
 
 
-async def _poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
-    """Let one polling interval pass and the coordinators' fetches finish."""
-    freezer.tick(SCAN_INTERVAL)
-    async_fire_time_changed(hass)
-    # The coordinators poll in background tasks.
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_ten_servers_each_show_their_own_tasks(
     hass: HomeAssistant,
@@ -321,7 +313,7 @@ async def test_ten_servers_poll_once_each_and_fail_alone(
         sim.requests.clear()
 
     for _ in range(3):
-        await _poll(hass, freezer)
+        await poll_with_freezer(hass, freezer)
 
     for sim in servers:
         assert [(r.method, r.path) for r in sim.requests] == [("GET", "/butler")] * 3
@@ -331,7 +323,7 @@ async def test_ten_servers_poll_once_each_and_fail_alone(
     broken.fault = "503"
     for sim in servers:
         sim.requests.clear()
-    await _poll(hass, freezer)
+    await poll_with_freezer(hass, freezer)
 
     for sim, entry in zip(servers, server_entries, strict=True):
         assert [(r.method, r.path) for r in sim.requests] == [("GET", "/butler")]
@@ -339,7 +331,7 @@ async def test_ten_servers_poll_once_each_and_fail_alone(
         assert unavailable is (sim is broken), sim.friendly_name
 
     broken.fault = None
-    await _poll(hass, freezer)
+    await poll_with_freezer(hass, freezer)
 
     for entry in server_entries:
         assert STATE_UNAVAILABLE not in _states_of(hass, entry).values()

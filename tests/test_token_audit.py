@@ -12,7 +12,6 @@ the URLs the server saw.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable
-import ipaddress
 import json
 import logging
 from typing import Any
@@ -35,17 +34,15 @@ from homeassistant.helpers import (
     entity_registry as er,
     issue_registry as ir,
 )
-from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
-from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.plex_butler.const import DOMAIN, SCAN_INTERVAL
+from custom_components.plex_butler.const import DOMAIN
 
+from .common import poll, zeroconf_info
 from .plex_simulator import CURRENT_TASKS, PlexSimulator
 
 CANARY = f"canary-{uuid.uuid4().hex}"
@@ -168,23 +165,6 @@ def _state(hass: HomeAssistant) -> str:
     return state.state
 
 
-async def _poll(hass: HomeAssistant) -> None:
-    async_fire_time_changed(hass, dt_util.utcnow() + SCAN_INTERVAL)
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
-def _zeroconf(port: int) -> ZeroconfServiceInfo:
-    return ZeroconfServiceInfo(
-        ip_address=ipaddress.ip_address("127.0.0.1"),
-        ip_addresses=[ipaddress.ip_address("127.0.0.1")],
-        port=port,
-        hostname="living-room.local.",
-        type="_plexmediasvr._tcp.local.",
-        name="Living Room Plex._plexmediasvr._tcp.local.",
-        properties={},
-    )
-
-
 async def test_config_flows_never_show_the_token(
     hass: HomeAssistant,
     canary_plex: PlexSimulator,
@@ -204,7 +184,7 @@ async def test_config_flows_never_show_the_token(
     result = show(
         "zeroconf",
         await flows.async_init(
-            DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_zeroconf(plex.port)
+            DOMAIN, context={"source": SOURCE_ZEROCONF}, data=zeroconf_info(plex.port)
         ),
     )
     for fault in ("401", "500", "hang"):
@@ -351,7 +331,7 @@ async def test_operation_never_leaks_the_token(
     await press()
     audit.add("action", await start("backup_database"))
     audit.add("action again", await start("BackupDatabase"))
-    await _poll(hass)
+    await poll(hass)
 
     # Failures of presses, the action and polls.
     # (A press is skipped while its button is unavailable, so each round
@@ -361,17 +341,17 @@ async def test_operation_never_leaks_the_token(
         if fault not in ("garbage", "html"):  # a start ignores a 200's body
             await audit.error_of(f"press {fault}", press())
             await audit.error_of(f"action {fault}", start("CleanOldBundles"))
-        await _poll(hass)
+        await poll(hass)
         assert _state(hass) == "unavailable"
         plex.fault = None
         plex.release_hung()
-        await _poll(hass)
+        await poll(hass)
     await plex.stop()
     await audit.error_of("press down", press())
     await audit.error_of("action down", start("CleanOldBundles"))
-    await _poll(hass)
+    await poll(hass)
     await plex.start()
-    await _poll(hass)
+    await poll(hass)
     await audit.error_of("action unknown task", start("NoSuchTask"))
 
     # The server loses a task between polls: 404 on the press.
@@ -380,7 +360,7 @@ async def test_operation_never_leaks_the_token(
         "press 404", press("button.living_room_plex_clean_old_cache_files")
     )
     plex.set_tasks(CURRENT_TASKS)
-    await _poll(hass)
+    await poll(hass)
 
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     audit.add("diagnostics", diagnostics)
@@ -389,7 +369,7 @@ async def test_operation_never_leaks_the_token(
     plex.fault = "401"
     await audit.error_of("press 401", press())
     await audit.error_of("action 401", start("OptimizeDatabase"))
-    await _poll(hass)
+    await poll(hass)
     await hass.async_block_till_done()
     reauth = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert reauth
