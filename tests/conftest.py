@@ -39,14 +39,33 @@ def entity_registry_enabled_by_default() -> Generator[None]:
         yield
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each simulator test of a module that sets ``RUDE_LINKS`` on both links.
+
+    "trickle" writes every body in small pieces with pauses, as real links do;
+    an ideal link once hid a client that read only the first piece.
+    """
+    if "plex" in metafunc.fixturenames and getattr(
+        metafunc.module, "RUDE_LINKS", False
+    ):
+        metafunc.parametrize("link", ["ideal", "trickle"], indirect=True)
+
+
 @pytest.fixture
-async def plex(socket_enabled: None) -> AsyncGenerator[PlexSimulator]:
+def link(request: pytest.FixtureRequest) -> str:
+    """How the simulator's replies travel: "ideal" unless a test module asks."""
+    return str(getattr(request, "param", "ideal"))
+
+
+@pytest.fixture
+async def plex(socket_enabled: None, link: str) -> AsyncGenerator[PlexSimulator]:
     """A simulated Plex server with the current 22 tasks, on a free port."""
     simulator = PlexSimulator(
         token=OWNER_TOKEN,
         shared_token=SHARED_TOKEN,
         machine_identifier=MACHINE_ID,
         friendly_name="Living Room Plex",
+        trickle=link == "trickle",
     )
     await simulator.start()
     yield simulator

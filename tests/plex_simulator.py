@@ -103,7 +103,13 @@ FAULTS = (
     "reset",  # the connection is closed before any answer
     "hang",  # accept the request and never answer
     "slow",  # answer after ``slow_seconds``
+    "huge",  # 200 with a 3 MiB body, its length declared
+    "huge_chunked",  # 200 with a 3 MiB body in chunks, no length declared
 )
+HUGE_BODY = b'{"ButlerTasks": {"pad": "' + b"x" * (3 * 1024 * 1024) + b'"}}'
+
+
+CONTROL_PATH = "/_simulator"
 
 
 @dataclass(frozen=True)
@@ -144,6 +150,12 @@ class PlexSimulator:
     running: dict[str, float] = field(default_factory=dict)
     in_flight: int = 0
     max_in_flight: int = 0
+    # Rudeness of real links, switchable at run time: write every body in
+    # ``trickle_bytes`` pieces, ``trickle_pause`` seconds apart (Wi-Fi, a NAS,
+    # a reverse proxy and TLS records all split replies like this).
+    trickle: bool = False
+    trickle_bytes: int = 200
+    trickle_pause: float = 0.003
     # Print "REQUEST POST /butler/X -> 200" per answer (scripts/develop and
     # scripts/screenshots read these lines).
     print_requests: bool = False
@@ -162,6 +174,8 @@ class PlexSimulator:
         self.app.router.add_delete("/butler", self._stop_all)
         self.app.router.add_post("/butler/{name}", self._start_task)
         self.app.router.add_delete("/butler/{name}", self._stop_task)
+        # Not Plex: lets a developer switch rudeness on a running simulator.
+        self.app.router.add_put(CONTROL_PATH, self._control)
 
     # --- lifecycle -------------------------------------------------------
 
@@ -239,7 +253,6 @@ class PlexSimulator:
         try:
             response = await self._fault_or(request, handler)
             status = response.status
-            return response
         except web.HTTPException as err:
             status = err.status
             raise
@@ -258,6 +271,38 @@ class PlexSimulator:
                 print(
                     f"REQUEST {request.method} {request.path} -> {status}", flush=True
                 )
+        # Recorded before a trickled body is written: a client may act on the
+        # last piece before this coroutine runs again.
+        if self.trickle and isinstance(response, web.Response) and response.body:
+            return await self._trickled(request, response)
+        return response
+
+    async def _trickled(
+        self, request: web.Request, response: web.Response
+    ) -> web.StreamResponse:
+        """Send ``response`` with its body in small pieces and pauses."""
+        body = response.body
+        assert isinstance(body, bytes)
+        stream = web.StreamResponse(status=response.status, headers=response.headers)
+        stream.content_length = len(body)
+        await stream.prepare(request)
+        for start in range(0, len(body), self.trickle_bytes):
+            if start:
+                await asyncio.sleep(self.trickle_pause)
+            await stream.write(body[start : start + self.trickle_bytes])
+        await stream.write_eof()
+        return stream
+
+    async def _control(self, request: web.Request) -> web.Response:
+        """Switch ``trickle`` (on/off) and ``fault`` (a name or none) at run time."""
+        if "trickle" in request.query:
+            self.trickle = request.query["trickle"] in ("1", "on", "true")
+        if "fault" in request.query:
+            fault = request.query["fault"]
+            if fault not in (*FAULTS, "none"):
+                return web.Response(status=400, text=f"unknown fault {fault}")
+            self.fault = None if fault == "none" else fault
+        return web.json_response({"trickle": self.trickle, "fault": self.fault})
 
     async def _fault_or(self, request: web.Request, handler: Any) -> web.StreamResponse:
         fault = self.fault
@@ -298,6 +343,16 @@ class PlexSimulator:
             if transport is not None:
                 transport.abort()
             return web.Response(status=500)
+        if fault == "huge":
+            return web.Response(body=HUGE_BODY, content_type="application/json")
+        if fault == "huge_chunked":
+            stream = web.StreamResponse(headers={"Content-Type": "application/json"})
+            stream.enable_chunked_encoding()
+            await stream.prepare(request)
+            for start in range(0, len(HUGE_BODY), 64 * 1024):
+                await stream.write(HUGE_BODY[start : start + 64 * 1024])
+            await stream.write_eof()
+            return stream
         if fault == "xml":
             request = request.clone(headers={**request.headers, "Accept": "text/xml"})
             return await handler(request)  # type: ignore[no-any-return]
@@ -454,6 +509,12 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="NAME",
         help="add a task unknown to the integration",
     )
+    parser.add_argument(
+        "--trickle",
+        action="store_true",
+        help="write every body in small pieces with pauses, as slow links do "
+        f"(switch at run time: PUT {CONTROL_PATH}?trickle=on|off)",
+    )
     parser.add_argument("--run-seconds", type=float, default=30.0)
     parser.add_argument("--name", default="Simulated Plex")
     parser.add_argument("--machine-identifier", default=None)
@@ -473,6 +534,7 @@ async def _serve(args: argparse.Namespace) -> None:
         run_seconds=args.run_seconds,
         tasks=[*TASK_SETS[args.tasks], *(_task(n, n) for n in args.extra_task)],
         print_requests=args.print_requests,
+        trickle=args.trickle,
     )
     if args.machine_identifier:
         sim.machine_identifier = args.machine_identifier

@@ -20,8 +20,10 @@ from custom_components.plex_butler.api import (
     PlexAuthenticationError,
     PlexButlerClient,
     PlexConnectionError,
+    PlexConnectionRefusedError,
     PlexNotFoundError,
     PlexResponseError,
+    PlexResponseTooLargeError,
     PlexServer,
     PlexSSLError,
     PlexTimeoutError,
@@ -35,6 +37,8 @@ from .conftest import MACHINE_ID, OWNER_TOKEN, SHARED_TOKEN
 from .plex_simulator import CURRENT_TASKS, OLD_TASKS, PlexSimulator, SimTask
 
 CLIENT_ID = "test-client-id-42"
+# Every test with the simulator runs on an ideal link and on one that trickles.
+RUDE_LINKS = True
 
 
 @pytest.fixture
@@ -303,12 +307,11 @@ async def test_reset_connection_is_connection_error(
 async def test_refused_port_is_connection_error(
     session: aiohttp.ClientSession, plex: PlexSimulator, token: str
 ) -> None:
-    """Nothing listening is a connection error whose text names no token."""
+    """Nothing listening is "refused", in a text that names no token."""
     await plex.stop()
-    with pytest.raises(PlexConnectionError) as err:
+    with pytest.raises(PlexConnectionRefusedError) as err:
         await _client(session, plex.url, token=token).async_get_identity()
-    assert type(err.value) is PlexConnectionError
-    assert str(plex.port) in str(err.value)
+    assert str(err.value) == "The connection was refused"
     assert OWNER_TOKEN not in str(err.value)
 
 
@@ -337,6 +340,40 @@ async def test_queue_behind_a_stuck_server_is_bounded_too(
     assert plex.requests == []
     client._slots.release()
     assert await client.async_start_task("OptimizeDatabase") is StartResult.STARTED
+
+
+async def test_trickled_reply_is_read_whole(
+    session: aiohttp.ClientSession, plex: PlexSimulator
+) -> None:
+    """A 4 KB task list in 200-byte pieces, 3 ms apart, is read to its end."""
+    plex.trickle = True
+    tasks = await _client(session, plex.url).async_get_tasks()
+    assert [task.name for task in tasks] == [task.name for task in CURRENT_TASKS]
+    answer = plex.requests_to("GET", "/butler")[-1]
+    assert answer.status == 200
+
+
+@pytest.mark.parametrize("fault", ["huge", "huge_chunked"])
+async def test_reply_over_the_cap_is_too_large(
+    session: aiohttp.ClientSession, plex: PlexSimulator, fault: str
+) -> None:
+    """A body over 2 MiB is refused as too large, declared or not."""
+    plex.fault = fault
+    with pytest.raises(PlexResponseTooLargeError) as err:
+        await _client(session, plex.url).async_get_tasks()
+    assert "too large" in str(err.value)
+
+
+async def test_closed_keep_alive_connection_is_retried_once(
+    session: aiohttp.ClientSession, plex: PlexSimulator
+) -> None:
+    """A restart closes pooled connections; the next start still gets through."""
+    client = _client(session, plex.url)
+    await client.async_get_tasks()
+    await plex.stop()
+    await plex.start(port=None)
+    assert await client.async_start_task("OptimizeDatabase") is StartResult.STARTED
+    assert len(plex.requests_to("POST", "/butler/OptimizeDatabase")) == 1
 
 
 async def test_https_to_plain_http_is_ssl_error(

@@ -15,11 +15,10 @@ from contextlib import suppress
 import importlib
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_USER
 from homeassistant.const import CONF_TOKEN, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.exceptions import ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
@@ -199,123 +198,3 @@ def test_normalize_url_rejects_broken_ipv6_and_host_names(raw: str) -> None:
     with pytest.raises(InvalidInputError) as exc_info:
         normalize_url(raw)
     assert (exc_info.value.field, exc_info.value.error) == (CONF_URL, "invalid_url")
-
-
-# --- the start_task action -------------------------------------------------------
-
-
-async def _call(hass: HomeAssistant, data: dict[str, Any]) -> None:
-    await hass.services.async_call(
-        DOMAIN, "start_task", data, blocking=True, return_response=True
-    )
-
-
-@pytest.mark.parametrize(
-    ("task", "shown_as"),
-    [
-        ("NoSuchTask", "NoSuchTask"),
-        ("", ""),
-        ("   ", "   "),
-        ("OptimizeDatabase2", "OptimizeDatabase2"),
-        # cv.string turns a number into text, so it is an unknown task name.
-        (42, "42"),
-    ],
-)
-async def test_action_unknown_task_names_the_valid_ones(
-    hass: HomeAssistant,
-    plex: PlexSimulator,
-    init_integration: MockConfigEntry,
-    task: Any,
-    shown_as: str,
-) -> None:
-    """Misuse is a ServiceValidationError listing the tasks, with no request."""
-    sent = len(plex.requests)
-
-    with pytest.raises(ServiceValidationError) as exc_info:
-        await _call(hass, {"config_entry_id": init_integration.entry_id, "task": task})
-
-    err = exc_info.value
-    assert err.translation_key == "unknown_task"
-    assert err.translation_placeholders is not None
-    assert err.translation_placeholders["task"] == shown_as
-    assert "OptimizeDatabase" in err.translation_placeholders["tasks"]
-    assert len(plex.requests) == sent
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        {"task": ["OptimizeDatabase"]},
-        {"task": {"name": "OptimizeDatabase"}},
-        {"task": None},
-        {},
-    ],
-    ids=["list", "dict", "none", "missing"],
-)
-async def test_action_task_of_wrong_type_fails_schema(
-    hass: HomeAssistant,
-    plex: PlexSimulator,
-    init_integration: MockConfigEntry,
-    data: dict[str, Any],
-) -> None:
-    """A task that is not text is refused before the action runs."""
-    sent = len(plex.requests)
-
-    with pytest.raises(SCHEMA_ERRORS) as exc_info:
-        await _call(hass, {"config_entry_id": init_integration.entry_id, **data})
-
-    assert "task" in str(exc_info.value)
-    assert len(plex.requests) == sent
-
-
-async def test_action_without_config_entry_fails_schema(
-    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
-) -> None:
-    sent = len(plex.requests)
-
-    with pytest.raises(SCHEMA_ERRORS):
-        await _call(hass, {"task": "OptimizeDatabase"})
-
-    assert len(plex.requests) == sent
-
-
-@pytest.mark.parametrize(
-    "entry_id", ["no-such-entry", "", "other"], ids=["unknown", "empty", "other"]
-)
-async def test_action_entry_that_is_not_ours_is_not_found(
-    hass: HomeAssistant,
-    plex: PlexSimulator,
-    init_integration: MockConfigEntry,
-    entry_id: str,
-) -> None:
-    """A missing entry, or one of another integration, is named in the error."""
-    if entry_id == "other":
-        other = MockConfigEntry(domain="other_integration", title="Other")
-        other.add_to_hass(hass)
-        entry_id = other.entry_id
-    sent = len(plex.requests)
-
-    with pytest.raises(ServiceValidationError) as exc_info:
-        await _call(hass, {"config_entry_id": entry_id, "task": "OptimizeDatabase"})
-
-    assert exc_info.value.translation_key == "entry_not_found"
-    assert exc_info.value.translation_placeholders == {"entry_id": entry_id}
-    assert len(plex.requests) == sent
-
-
-async def test_action_on_unloaded_entry_says_not_loaded(
-    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
-) -> None:
-    assert await hass.config_entries.async_unload(init_integration.entry_id)
-    assert init_integration.state is ConfigEntryState.NOT_LOADED
-    sent = len(plex.requests)
-
-    with pytest.raises(ServiceValidationError) as exc_info:
-        await _call(
-            hass,
-            {"config_entry_id": init_integration.entry_id, "task": "OptimizeDatabase"},
-        )
-
-    assert exc_info.value.translation_key == "entry_not_loaded"
-    assert exc_info.value.translation_placeholders == {"title": "Living Room Plex"}
-    assert len(plex.requests) == sent

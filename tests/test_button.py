@@ -243,8 +243,8 @@ async def test_press_with_server_down_raises_cannot_connect(
 
     assert not isinstance(exc_info.value, ServiceValidationError)
     assert exc_info.value.translation_domain == DOMAIN
-    assert exc_info.value.translation_key == "cannot_connect"
-    assert str(exc_info.value).startswith("Could not reach the Plex server:")
+    assert exc_info.value.translation_key == "connection_refused"
+    assert str(exc_info.value).startswith("Living Room Plex refused the connection.")
     assert OWNER_TOKEN not in str(exc_info.value)
     assert OWNER_TOKEN not in repr(exc_info.value.translation_placeholders)
 
@@ -277,8 +277,10 @@ async def test_press_that_hangs_raises_timeout(
     with pytest.raises(HomeAssistantError) as exc_info:
         await _press(hass, OPTIMIZE)
 
-    assert exc_info.value.translation_key == "timeout"
-    assert str(exc_info.value).startswith("The Plex server did not answer in time")
+    assert exc_info.value.translation_key == "start_timeout"
+    assert str(exc_info.value) == (
+        "Living Room Plex did not answer within 0.2 s; the task may still have started"
+    )
 
 
 async def test_press_with_rejected_token_starts_reauth(
@@ -300,12 +302,13 @@ async def test_press_with_rejected_token_starts_reauth(
 async def test_press_of_task_gone_from_server(
     hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
 ) -> None:
-    """A 404 on press is the caller's problem; the button then turns unavailable."""
+    """A 404 on press is no misuse; the message lists the tasks read after it."""
     plex.set_tasks([t for t in CURRENT_TASKS if t.name != "OptimizeDatabase"])
 
-    with pytest.raises(ServiceValidationError) as exc_info:
+    with pytest.raises(HomeAssistantError) as exc_info:
         await _press(hass, OPTIMIZE)
-    await hass.async_block_till_done()
+
+    assert not isinstance(exc_info.value, ServiceValidationError)
 
     assert exc_info.value.translation_key == "task_not_on_server"
     placeholders = exc_info.value.translation_placeholders or {}

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from homeassistant.config_entries import (
+    SOURCE_IGNORE,
     SOURCE_USER,
     SOURCE_ZEROCONF,
     ConfigEntryState,
@@ -40,6 +41,8 @@ from .common import zeroconf_info
 from .conftest import MACHINE_ID, OWNER_TOKEN, SHARED_TOKEN
 from .plex_simulator import PlexSimulator
 
+# Every test with the simulator runs on an ideal link and on one that trickles.
+RUDE_LINKS = True
 OTHER_MACHINE_ID = "fedcba9876543210fedcba9876543210fedcba98"
 OTHER_TOKEN = "other-owner-token-5d1e"
 
@@ -681,3 +684,73 @@ async def test_zeroconf_confirm_aborts_if_added_meanwhile(
     result = await _submit(hass, result, {CONF_TOKEN: OWNER_TOKEN})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
+
+
+async def test_zeroconf_of_ignored_server_is_left_alone(
+    hass: HomeAssistant, plex: PlexSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server the user chose to ignore aborts quietly on every announcement."""
+    ignored = MockConfigEntry(
+        domain=DOMAIN, source=SOURCE_IGNORE, unique_id=MACHINE_ID, data={}
+    )
+    ignored.add_to_hass(hass)
+    for _ in range(2):
+        result = await _start_zeroconf_flow(hass, plex.port)
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "already_configured"
+    assert ignored.data == {}
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_user_step_wins_over_pending_discovery(
+    hass: HomeAssistant, plex: PlexSimulator
+) -> None:
+    """Adding by hand while the discovery card waits creates one entry, no card."""
+    discovered = await _start_zeroconf_flow(hass, plex.port)
+    assert discovered["type"] is FlowResultType.FORM
+
+    result = await _start_user_flow(hass)
+    result = await _submit(hass, result, _user_input(plex.url))
+    _assert_created(result, plex)
+    await hass.async_block_till_done()
+
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
+    assert hass.config_entries.flow.async_progress() == []
+
+
+async def test_zeroconf_brings_back_entry_failed_on_wrong_server(
+    hass: HomeAssistant, plex: PlexSimulator, other_plex: PlexSimulator
+) -> None:
+    """The old address leads to another server; discovery finds ours elsewhere."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Living Room Plex",
+        unique_id=MACHINE_ID,
+        data=_user_input(other_plex.url),
+    )
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+
+    result = await _start_zeroconf_flow(hass, plex.port)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    await hass.async_block_till_done()
+
+    assert entry.data[CONF_URL] == plex.url
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_zeroconf_name_with_dots_is_kept_whole(
+    hass: HomeAssistant, plex: PlexSimulator
+) -> None:
+    """Only the service type is cut from the announced name."""
+    info = zeroconf_info(plex.port)
+    info.name = f"plex.home.{info.type}"
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=info
+    )
+    assert result["description_placeholders"] == {"name": "plex.home", "url": plex.url}
+    progress = hass.config_entries.flow.async_progress()
+    assert progress[0]["context"]["title_placeholders"] == {"name": "plex.home"}

@@ -48,8 +48,8 @@ INTEGRATION_LOGGER = "custom_components.plex_butler"
 # key of the error a caller sees and a phrase of its rendered message.
 # "down" is not a simulator switch: the simulator is stopped (refused).
 FAILING = {
-    "down": ("cannot_connect", "Could not reach"),
-    "hang": ("timeout", "did not answer in time"),
+    "down": ("connection_refused", "refused the connection"),
+    "hang": ("start_timeout", "did not answer within"),
     "reset": ("cannot_connect", "Could not reach"),
     "500": ("unexpected_response", "HTTP status 500"),
     "503": ("unexpected_response", "HTTP status 503"),
@@ -364,7 +364,7 @@ async def test_polling_rejected_token_starts_reauth_and_recovers_after_it(
     assert hass.states.get(ENTITY).state != STATE_UNAVAILABLE  # type: ignore[union-attr]
     failures = _poll_failures(caplog)
     assert len(failures) == 1
-    assert "rejected the token" in failures[0]
+    assert "rejected the Plex token" in failures[0]
     _assert_no_crash_logged(caplog)
     await _assert_nothing_left_open(hass, plex)
 

@@ -11,6 +11,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 
 from custom_components.plex_butler.const import DOMAIN, SERVICE_START_TASK
+from custom_components.plex_butler.tasks import task_key
 
 from .common import reauth_flows
 from .conftest import OWNER_TOKEN
@@ -132,23 +133,78 @@ async def test_tasks_unknown_to_the_integration_can_be_started(
     assert _posts(plex) == [f"/butler/{expected}"]
 
 
-@pytest.mark.parametrize("task", ["NoSuchTask", "", "   ", "_"])
+def _valid_tasks_text() -> str:
+    """How the error lists the tasks: the keys users type, then Plex's names."""
+    names = sorted((t.name for t in CURRENT_TASKS), key=task_key)
+    return ", ".join(f"{task_key(name)} ({name})" for name in names)
+
+
+@pytest.mark.parametrize(
+    ("task", "shown_as"),
+    [
+        ("NoSuchTask", "NoSuchTask"),
+        ("", ""),
+        ("   ", "   "),
+        ("_", "_"),
+        # cv.string turns a number into text, so it is an unknown task name.
+        (42, "42"),
+    ],
+)
 async def test_unknown_task_lists_valid_ones(
     hass: HomeAssistant,
     plex: PlexSimulator,
     init_integration: MockConfigEntry,
-    task: str,
+    task: Any,
+    shown_as: str,
 ) -> None:
     """A typo is the caller's mistake: nothing is sent, and the valid names shown."""
+    sent = len(plex.requests)
     with pytest.raises(ServiceValidationError) as exc_info:
         await _start_task(
             hass, {"config_entry_id": init_integration.entry_id, "task": task}
         )
 
     assert exc_info.value.translation_key == "unknown_task"
+    assert exc_info.value.translation_placeholders == {
+        "server": "Living Room Plex",
+        "task": shown_as,
+        "tasks": _valid_tasks_text(),
+    }
+    assert len(plex.requests) == sent
+
+
+@pytest.mark.parametrize(
+    ("task", "suggestion"),
+    [
+        ("optimise_database", "optimize_database (OptimizeDatabase)"),
+        ("OptimizeDatabase2", "optimize_database (OptimizeDatabase)"),
+        ("backup_databse", "backup_database (BackupDatabase)"),
+        (
+            "GenerateIntroMarker",
+            "generate_intro_markers (ButlerTaskGenerateIntroMarkers)",
+        ),
+    ],
+)
+async def test_unknown_task_suggests_the_closest(
+    hass: HomeAssistant,
+    plex: PlexSimulator,
+    init_integration: MockConfigEntry,
+    task: str,
+    suggestion: str,
+) -> None:
+    """A near miss names the task probably meant, in the form users type."""
+    with pytest.raises(ServiceValidationError) as exc_info:
+        await _start_task(
+            hass, {"config_entry_id": init_integration.entry_id, "task": task}
+        )
+
+    assert exc_info.value.translation_key == "unknown_task_suggestion"
     placeholders = exc_info.value.translation_placeholders or {}
-    assert placeholders["task"] == task
-    assert placeholders["tasks"].split(", ") == sorted(t.name for t in CURRENT_TASKS)
+    assert placeholders["suggestion"] == suggestion
+    assert str(exc_info.value) == (
+        f'Living Room Plex has no butler task "{task}". Did you mean {suggestion}? '
+        f"Valid tasks: {_valid_tasks_text()}"
+    )
     assert _posts(plex) == []
 
 
@@ -231,7 +287,7 @@ async def test_server_down(
         )
 
     assert not isinstance(exc_info.value, ServiceValidationError)
-    assert exc_info.value.translation_key == "cannot_connect"
+    assert exc_info.value.translation_key == "connection_refused"
     assert OWNER_TOKEN not in str(exc_info.value)
 
 
@@ -257,15 +313,16 @@ async def test_rejected_token_starts_reauth(
 async def test_task_removed_from_server_since_last_poll(
     hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
 ) -> None:
-    """The action reports a 404 as misuse and lists what the server has now."""
+    """A 404 for a task the server listed is no misuse; the list is read after it."""
     plex.set_tasks([t for t in CURRENT_TASKS if t.name != "MusicAnalysis"])
 
-    with pytest.raises(ServiceValidationError) as exc_info:
+    with pytest.raises(HomeAssistantError) as exc_info:
         await _start_task(
             hass,
             {"config_entry_id": init_integration.entry_id, "task": "music_analysis"},
         )
 
+    assert not isinstance(exc_info.value, ServiceValidationError)
     assert exc_info.value.translation_key == "task_not_on_server"
     placeholders = exc_info.value.translation_placeholders or {}
     assert placeholders["task"] == "MusicAnalysis"

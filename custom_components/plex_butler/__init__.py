@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
-from .coordinator import PlexButlerConfigEntry, PlexButlerCoordinator
+from .coordinator import (
+    PlexButlerConfigEntry,
+    PlexButlerCoordinator,
+    wrong_server_issue_id,
+)
 from .helpers import async_create_client
 from .services import async_setup_services
 
@@ -30,6 +34,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: PlexButlerConfigEntry) -
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: PlexButlerConfigEntry) -> None:
+    """Withdraw the repair issue of a removed entry."""
+    ir.async_delete_issue(hass, DOMAIN, wrong_server_issue_id(entry))
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: PlexButlerConfigEntry) -> bool:

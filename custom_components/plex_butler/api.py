@@ -12,6 +12,8 @@ import asyncio
 from dataclasses import dataclass
 from enum import StrEnum
 import json
+import logging
+import time
 from typing import Any, Final
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
@@ -25,6 +27,7 @@ CLIENT_VERSION: Final = "0.1.0"
 DEFAULT_TIMEOUT: Final = 10.0
 DEFAULT_MAX_CONCURRENT_REQUESTS: Final = 4
 _MAX_BODY: Final = 2 * 1024 * 1024
+_LOGGER = logging.getLogger(__name__)
 
 
 class PlexError(Exception):
@@ -36,11 +39,36 @@ class PlexConnectionError(PlexError):
 
 
 class PlexTimeoutError(PlexConnectionError):
-    """The server did not answer in time."""
+    """The server did not answer in time; it may still have acted on the request."""
+
+    def __init__(self, message: str, seconds: float) -> None:
+        """Keep how long was waited, for messages that say so."""
+        super().__init__(message)
+        self.seconds = seconds
+
+
+class PlexHostNotFoundError(PlexConnectionError):
+    """The server's host name does not resolve."""
+
+
+class PlexConnectionRefusedError(PlexConnectionError):
+    """Nothing listens at that address and port."""
 
 
 class PlexSSLError(PlexConnectionError):
-    """The TLS handshake failed (for example a self-signed certificate)."""
+    """The TLS handshake failed for a reason the subclasses do not name."""
+
+
+class PlexNotHttpsError(PlexSSLError):
+    """The address answers plain HTTP to an HTTPS handshake."""
+
+
+class PlexCertificateUntrustedError(PlexSSLError):
+    """The certificate is not signed by a trusted authority (self-signed)."""
+
+
+class PlexCertificateHostnameError(PlexSSLError):
+    """The certificate is valid but made out to another name."""
 
 
 class PlexAuthenticationError(PlexError):
@@ -53,6 +81,10 @@ class PlexNotFoundError(PlexError):
 
 class PlexResponseError(PlexError):
     """The server answered something this client cannot use."""
+
+
+class PlexResponseTooLargeError(PlexResponseError):
+    """The reply was larger than any Plex answer this client reads."""
 
 
 class StartResult(StrEnum):
@@ -213,6 +245,63 @@ def parse_tasks(data: dict[str, Any]) -> list[ButlerTask]:
     return list(tasks.values())
 
 
+# OpenSSL's reasons for a handshake answered by a plain-HTTP server.
+_PLAIN_HTTP_REASONS: Final = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"}
+)
+# X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
+_NAME_MISMATCH_CODES: Final = frozenset({62, 64})
+
+
+def _tls_error(err: aiohttp.ClientSSLError) -> PlexSSLError:
+    """Tell apart the TLS failures users fix differently."""
+    if isinstance(err, aiohttp.ClientConnectorCertificateError):
+        code = getattr(err.certificate_error, "verify_code", None)
+        if code in _NAME_MISMATCH_CODES:
+            return PlexCertificateHostnameError("The certificate is for another name")
+        return PlexCertificateUntrustedError("The certificate is not trusted")
+    reason = getattr(err.os_error, "reason", None)
+    if reason in _PLAIN_HTTP_REASONS:
+        return PlexNotHttpsError("The address does not speak HTTPS")
+    return PlexSSLError(f"The TLS handshake failed ({reason or type(err).__name__})")
+
+
+def _connection_error(err: aiohttp.ClientError | OSError) -> PlexConnectionError:
+    """Name the cause of a failed connection in words a user can act on."""
+    if isinstance(err, aiohttp.ClientSSLError):
+        return _tls_error(err)
+    if isinstance(err, aiohttp.ClientConnectorDNSError):
+        return PlexHostNotFoundError("The host name was not found")
+    if isinstance(err, aiohttp.ClientConnectorError) and isinstance(
+        err.os_error, ConnectionRefusedError
+    ):
+        return PlexConnectionRefusedError("The connection was refused")
+    if isinstance(err, aiohttp.ClientConnectorError):
+        return PlexConnectionError("The server could not be reached")
+    return PlexConnectionError("The connection to the server broke")
+
+
+async def _read_body(response: aiohttp.ClientResponse) -> bytes:
+    """Read the whole body, however many pieces it arrives in, up to ``_MAX_BODY``.
+
+    Real links (Wi-Fi, a NAS, a reverse proxy, TLS records) deliver a reply in
+    pieces; one ``read(n)`` returns only what is buffered so far.
+    """
+    declared = response.content_length
+    if declared is not None and declared > _MAX_BODY:
+        raise PlexResponseTooLargeError(f"The reply was too large ({declared} bytes)")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > _MAX_BODY:
+            raise PlexResponseTooLargeError(
+                f"The reply was too large (over {_MAX_BODY} bytes)"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class PlexButlerClient:
     """Talks to one Plex Media Server's Butler."""
 
@@ -280,11 +369,24 @@ class PlexButlerClient:
                 await self._slots.acquire()
         except TimeoutError as err:
             raise PlexTimeoutError(
-                f"{method} {path}: earlier requests to the server did not finish in time"
+                f"{method} {path}: earlier requests to the server did not finish in time",
+                self._timeout_seconds,
             ) from err
 
-    async def _send(self, method: str, path: str, url: URL) -> tuple[int, bytes, str]:
-        """Send one request while holding a slot; map every failure to a PlexError."""
+    async def _send(
+        self, method: str, path: str, url: URL, *, retry_stale: bool = True
+    ) -> tuple[int, bytes, str]:
+        """Send one request while holding a slot; map every failure to a PlexError.
+
+        A server that closed a kept-alive connection (a Plex restart does) makes
+        the next request on it fail before any answer; that request is sent once
+        more on a new connection. Every request here may be repeated safely: a
+        second start of a task only answers 202.
+
+        At debug level each answer is logged with its method, path (never a
+        token: it travels in a header), status and time.
+        """
+        started = time.monotonic()
         try:
             async with self._session.request(
                 method,
@@ -294,6 +396,14 @@ class PlexButlerClient:
                 allow_redirects=False,
             ) as response:
                 status = response.status
+                if _LOGGER.isEnabledFor(logging.DEBUG):
+                    _LOGGER.debug(
+                        "%s %s -> %s in %.0f ms",
+                        method,
+                        path,
+                        status,
+                        (time.monotonic() - started) * 1000,
+                    )
                 if status in (401, 403):
                     raise PlexAuthenticationError(
                         f"The server refused the token ({status})"
@@ -304,18 +414,28 @@ class PlexButlerClient:
                     raise PlexResponseError(
                         f"{method} {path}: unexpected HTTP status {status}"
                     )
-                body = (
-                    b"" if method != "GET" else await response.content.read(_MAX_BODY)
-                )
+                body = b"" if method != "GET" else await _read_body(response)
                 return status, body, response.headers.get("Content-Type", "")
         except TimeoutError as err:
-            raise PlexTimeoutError(f"{method} {path}: no answer in time") from err
-        except aiohttp.ClientSSLError as err:
-            raise PlexSSLError(f"TLS failed: {type(err).__name__}") from err
-        except (aiohttp.ClientError, OSError) as err:
-            raise PlexConnectionError(
-                f"{method} {path}: {type(err).__name__}: {self._scrub(err)}"
+            raise PlexTimeoutError(
+                f"No answer within {self._timeout_seconds:g} s", self._timeout_seconds
             ) from err
+        except aiohttp.ServerDisconnectedError as err:
+            if not retry_stale:
+                raise _connection_error(err) from err
+            _LOGGER.debug(
+                "%s %s: connection closed before an answer; again", method, path
+            )
+        except (aiohttp.ClientError, OSError) as err:
+            _LOGGER.debug(
+                "%s %s failed: %s: %s",
+                method,
+                path,
+                type(err).__name__,
+                self._scrub(err),
+            )
+            raise _connection_error(err) from err
+        return await self._send(method, path, url, retry_stale=False)
 
     async def _get(self, path: str) -> dict[str, Any]:
         _, body, content_type = await self._request("GET", path)
@@ -359,10 +479,16 @@ __all__ = [
     "ButlerTask",
     "PlexAuthenticationError",
     "PlexButlerClient",
+    "PlexCertificateHostnameError",
+    "PlexCertificateUntrustedError",
     "PlexConnectionError",
+    "PlexConnectionRefusedError",
     "PlexError",
+    "PlexHostNotFoundError",
     "PlexNotFoundError",
+    "PlexNotHttpsError",
     "PlexResponseError",
+    "PlexResponseTooLargeError",
     "PlexSSLError",
     "PlexServer",
     "PlexTimeoutError",

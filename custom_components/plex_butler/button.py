@@ -12,8 +12,11 @@ from .coordinator import PlexButlerConfigEntry, PlexButlerCoordinator
 from .entity import PlexButlerEntity
 from .tasks import KNOWN_TASKS, OTHER_TASK_KEY, TaskProfile
 
-# Presses go one at a time per server: Plex queues the work anyway.
-PARALLEL_UPDATES = 1
+# No limit from Home Assistant: it applies PARALLEL_UPDATES only to a press aimed
+# at several entities at once, never to a single press or to the action. The one
+# limit that holds on every path is the client's: at most 4 requests in flight
+# per server (api.DEFAULT_MAX_CONCURRENT_REQUESTS); the rest wait their turn.
+PARALLEL_UPDATES = 0
 
 
 async def async_setup_entry(

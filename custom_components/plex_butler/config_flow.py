@@ -6,8 +6,14 @@ from collections.abc import Mapping
 import ipaddress
 from typing import Any
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import (
+    SOURCE_IGNORE,
+    ConfigEntryState,
+    ConfigFlow,
+    ConfigFlowResult,
+)
 from homeassistant.const import CONF_TOKEN, CONF_URL, CONF_VERIFY_SSL
+from homeassistant.core import callback
 from homeassistant.helpers.selector import (
     TextSelector,
     TextSelectorConfig,
@@ -159,7 +165,11 @@ class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
             checked := await self._async_validate(user_input, errors)
         ):
             server, data = checked
-            await self.async_set_unique_id(server.machine_identifier)
+            # The user's own step wins over a discovery card of the same server;
+            # creating the entry then ends that card.
+            await self.async_set_unique_id(
+                server.machine_identifier, raise_on_progress=False
+            )
             self._abort_if_unique_id_configured()
             return self.async_create_entry(title=server.friendly_name, data=data)
         return self.async_show_form(
@@ -189,31 +199,42 @@ class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
         except PlexError:
             return self.async_abort(reason="cannot_connect")
         await self.async_set_unique_id(identity.machine_identifier)
-        self._abort_if_unique_id_configured(updates=self._url_update(url))
+        self._async_follow_moved_server(url)
+        self._abort_if_unique_id_configured()
         self._discovered_url = url
-        self._discovered_name = discovery_info.name.split(".", 1)[0]
+        # "plex.home._plexmediasvr._tcp.local." is the server "plex.home".
+        self._discovered_name = discovery_info.name.removesuffix(
+            f".{discovery_info.type}"
+        )
         self.context["title_placeholders"] = {"name": self._discovered_name}
         return await self.async_step_zeroconf_confirm()
 
-    def _url_update(self, url: str) -> dict[str, Any] | None:
-        """Follow a moved server only if its entry points at a plain IP over http.
+    @callback
+    def _async_follow_moved_server(self, url: str) -> None:
+        """Point a known server's entry at the address it was just found at.
 
-        A hostname or https URL was chosen on purpose (certificates, DNS), so a
-        discovered address must not replace it.
+        Only a plain ``http://<ip>`` URL follows: a hostname or https URL was
+        chosen on purpose (certificates, DNS). An ignored entry is left alone.
+        The entry is reloaded whatever its setup state, so one that failed
+        because its old address now leads to another server comes back.
         """
         entry = self.hass.config_entries.async_entry_for_domain_unique_id(
             DOMAIN, self.unique_id or ""
         )
-        if entry is None:
-            return None
-        current = URL(entry.data[CONF_URL])
-        try:
-            ipaddress.ip_address(current.host or "")
-        except ValueError:
-            return None
-        if current.scheme != "http":
-            return None
-        return {CONF_URL: url}
+        if entry is None or entry.source == SOURCE_IGNORE:
+            return
+        if not _follows_discovery(entry.data[CONF_URL]):
+            return
+        if not self.hass.config_entries.async_update_entry(
+            entry, data={**entry.data, CONF_URL: url}
+        ):
+            return
+        if entry.state in (
+            ConfigEntryState.LOADED,
+            ConfigEntryState.SETUP_RETRY,
+            ConfigEntryState.SETUP_ERROR,
+        ):
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
 
     async def async_step_zeroconf_confirm(
         self, user_input: dict[str, Any] | None = None
@@ -231,7 +252,11 @@ class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
             )
         ):
             server, data = checked
-            await self.async_set_unique_id(server.machine_identifier)
+            # The user's own step wins over a discovery card of the same server;
+            # creating the entry then ends that card.
+            await self.async_set_unique_id(
+                server.machine_identifier, raise_on_progress=False
+            )
             self._abort_if_unique_id_configured()
             return self.async_create_entry(title=server.friendly_name, data=data)
         return self.async_show_form(
@@ -295,6 +320,16 @@ class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={"name": entry.title},
             errors=errors,
         )
+
+
+def _follows_discovery(url: str) -> bool:
+    """Whether a stored URL is a plain ``http://<ip>`` that discovery may update."""
+    current = URL(url)
+    try:
+        ipaddress.ip_address(current.host or "")
+    except ValueError:
+        return False
+    return current.scheme == "http"
 
 
 def _without_token(values: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -1,33 +1,41 @@
-"""Poll the butler's task list and start tasks, mapping client errors once."""
+"""Poll the butler's task list, keep the server's device fresh, and start tasks."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import (
     ConfigEntryAuthFailed,
     ConfigEntryError,
     HomeAssistantError,
-    ServiceValidationError,
 )
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
 
 from .api import (
     ButlerTask,
     PlexAuthenticationError,
     PlexButlerClient,
-    PlexConnectionError,
     PlexError,
     PlexNotFoundError,
     PlexServer,
-    PlexTimeoutError,
     StartResult,
 )
 from .const import DOMAIN, LOGGER, SCAN_INTERVAL
+from .errors import translated_error
 
 type PlexButlerConfigEntry = ConfigEntry[PlexButlerCoordinator]
+
+# A name the action does not know triggers at most one extra read of the task
+# list in this many seconds: enough to see a task the server just gained,
+# never a request per call for a typo repeated by an automation.
+UNKNOWN_NAME_REFRESH_AFTER = timedelta(seconds=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,32 +45,9 @@ class PlexButlerData:
     tasks: dict[str, ButlerTask]
 
 
-def _translated[ErrorT: HomeAssistantError](
-    error_type: type[ErrorT], err: PlexError
-) -> ErrorT:
-    """Build a translated error of ``error_type`` that tells what went wrong."""
-    if isinstance(err, PlexTimeoutError):
-        return error_type(translation_domain=DOMAIN, translation_key="timeout")
-    if isinstance(err, PlexConnectionError):
-        return error_type(
-            translation_domain=DOMAIN,
-            translation_key="cannot_connect",
-            translation_placeholders={"error": str(err)},
-        )
-    return error_type(
-        translation_domain=DOMAIN,
-        translation_key="unexpected_response",
-        translation_placeholders={"error": str(err)},
-    )
-
-
-def _polling_error(err: PlexError) -> HomeAssistantError:
-    """A rejected token asks for reauth; anything else makes entities unavailable."""
-    if isinstance(err, PlexAuthenticationError):
-        return ConfigEntryAuthFailed(
-            translation_domain=DOMAIN, translation_key="authentication_failed"
-        )
-    return _translated(UpdateFailed, err)
+def wrong_server_issue_id(entry: ConfigEntry) -> str:
+    """The repair issue raised while the entry's address leads to another server."""
+    return f"wrong_server_{entry.entry_id}"
 
 
 class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
@@ -86,28 +71,120 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
             update_interval=SCAN_INTERVAL,
         )
         self.client = client
+        self._fetched_at = datetime.min.replace(tzinfo=UTC)
+        self._refreshing: asyncio.Task[None] | None = None
 
-    async def _async_setup(self) -> None:
-        """Read the server's identity once; it names the device."""
+    @property
+    def server_name(self) -> str:
+        """How messages name this server: the entry title the user sees."""
+        return self.config_entry.title
+
+    def _polling_error(self, err: PlexError) -> HomeAssistantError:
+        """A rejected token asks for reauth; anything else makes entities unavailable."""
+        if isinstance(err, PlexAuthenticationError):
+            return translated_error(ConfigEntryAuthFailed, err, self.server_name)
+        return translated_error(UpdateFailed, err, self.server_name)
+
+    async def _async_read_server(self) -> PlexServer:
+        """Read ``/`` and check it is still the server this entry was made for."""
         try:
             server = await self.client.async_get_server()
         except PlexError as err:
-            raise _polling_error(err) from err
-        if server.machine_identifier != self.config_entry.unique_id:
+            raise self._polling_error(err) from err
+        entry = self.config_entry
+        if server.machine_identifier != entry.unique_id:
+            placeholders = {
+                "server": self.server_name,
+                "name": server.friendly_name,
+                "url": entry.data[CONF_URL],
+            }
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                wrong_server_issue_id(entry),
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="wrong_server",
+                translation_placeholders=placeholders,
+            )
             raise ConfigEntryError(
                 translation_domain=DOMAIN,
                 translation_key="wrong_server",
-                translation_placeholders={"name": server.friendly_name},
+                translation_placeholders=placeholders,
             )
-        self.server = server
+        ir.async_delete_issue(self.hass, DOMAIN, wrong_server_issue_id(entry))
+        return server
+
+    async def _async_setup(self) -> None:
+        """Read the server's identity; it names the device."""
+        self.server = await self._async_read_server()
 
     async def _async_update_data(self) -> PlexButlerData:
-        """Fetch the task list: one request per poll."""
+        """Fetch the task list: one request per poll in steady state.
+
+        The server's name and version are read again only when the server
+        comes back after being unreachable or its task list changed: a Plex
+        upgrade does both, and a rename usually comes with one.
+        """
         try:
             tasks = await self.client.async_get_tasks()
         except PlexError as err:
-            raise _polling_error(err) from err
-        return PlexButlerData(tasks={task.name: task for task in tasks})
+            LOGGER.debug("Poll of %s failed: %r", self.server_name, err)
+            raise self._polling_error(err) from err
+        data = PlexButlerData(tasks={task.name: task for task in tasks})
+        LOGGER.debug("Poll of %s: %d butler tasks", self.server_name, len(tasks))
+        previous = self.data
+        if previous is not None and (
+            not self.last_update_success or previous.tasks.keys() != data.tasks.keys()
+        ):
+            try:
+                self._async_follow_server(await self._async_read_server())
+            except ConfigEntryError as err:
+                raise UpdateFailed(str(err)) from err
+        self._fetched_at = dt_util.utcnow()
+        return data
+
+    def _async_follow_server(self, server: PlexServer) -> None:
+        """Carry a renamed or upgraded server over to its device and entry title.
+
+        A device name the user set (``name_by_user``) and an entry title the user
+        chose are theirs: only values that still equal the server's old name move.
+        """
+        old, self.server = self.server, server
+        if server == old:
+            return
+        LOGGER.debug(
+            "%s is now %s %s", old.friendly_name, server.friendly_name, server.version
+        )
+        device_registry = dr.async_get(self.hass)
+        device = device_registry.async_get_device(
+            identifiers={(DOMAIN, server.machine_identifier)}
+        )
+        if device is not None:
+            device_registry.async_update_device(
+                device.id, name=server.friendly_name, sw_version=server.version
+            )
+        if self.config_entry.title == old.friendly_name:
+            self.hass.config_entries.async_update_entry(
+                self.config_entry, title=server.friendly_name
+            )
+
+    async def async_refresh_now(self) -> None:
+        """Refresh at once, not debounced; callers that ask together share one read.
+
+        The shared read is shielded: a caller that gives up does not cancel it
+        for the others.
+        """
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = self.config_entry.async_create_background_task(
+                self.hass, self.async_refresh(), f"{DOMAIN} refresh {self.server_name}"
+            )
+        await asyncio.shield(self._refreshing)
+
+    async def async_refresh_for_unknown_name(self) -> None:
+        """Re-read the task list for a name it lacks, at most once per interval."""
+        if dt_util.utcnow() - self._fetched_at >= UNKNOWN_NAME_REFRESH_AFTER:
+            await self.async_refresh_now()
 
     async def async_start_task(self, name: str) -> StartResult:
         """Start a task; the button and the action both come through here.
@@ -116,23 +193,35 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
         nowhere else. A rejected token also starts reauthentication.
         """
         try:
-            return await self.client.async_start_task(name)
-        except PlexAuthenticationError as err:
-            self.config_entry.async_start_reauth(self.hass)
-            raise HomeAssistantError(
-                translation_domain=DOMAIN, translation_key="authentication_failed"
-            ) from err
+            result = await self.client.async_start_task(name)
         except PlexNotFoundError as err:
-            # The server dropped the task since the last poll: refresh so its
-            # button turns unavailable, and tell the caller what exists.
-            await self.async_request_refresh()
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="task_not_on_server",
-                translation_placeholders={
-                    "task": name,
-                    "tasks": ", ".join(sorted(self.data.tasks)),
-                },
-            ) from err
+            raise await self._async_task_gone(name) from err
         except PlexError as err:
-            raise _translated(HomeAssistantError, err) from err
+            if isinstance(err, PlexAuthenticationError):
+                self.config_entry.async_start_reauth(self.hass)
+            raise translated_error(
+                HomeAssistantError, err, self.server_name, starting=True
+            ) from err
+        if not self.last_update_success:
+            # The server answered, so it is back: don't leave the buttons
+            # unavailable until the next poll.
+            await self.async_refresh_now()
+        return result
+
+    async def _async_task_gone(self, name: str) -> HomeAssistantError:
+        """The server dropped a task it listed: re-read its list, then say so.
+
+        A task the caller saw on the server is no misuse, hence not a
+        ServiceValidationError. The list in the message is read after the 404,
+        so it cannot still contain the task unless the server still lists it.
+        """
+        await self.async_refresh_now()
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="task_not_on_server",
+            translation_placeholders={
+                "server": self.server_name,
+                "task": name,
+                "tasks": ", ".join(sorted(self.data.tasks)),
+            },
+        )

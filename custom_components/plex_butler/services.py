@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import (
     HomeAssistant,
@@ -16,7 +18,7 @@ import voluptuous as vol
 
 from .const import ATTR_CONFIG_ENTRY_ID, ATTR_TASK, DOMAIN, SERVICE_START_TASK
 from .coordinator import PlexButlerConfigEntry
-from .tasks import match_task
+from .tasks import match_task, suggest_task, task_key
 
 START_TASK_SCHEMA = vol.Schema(
     {
@@ -49,21 +51,46 @@ async def _async_start_task(call: ServiceCall) -> ServiceResponse:
     """Start a task by its Plex name or key and say whether it started."""
     entry = _loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
     coordinator = entry.runtime_data
-    available = sorted(coordinator.data.tasks)
-    name = match_task(call.data[ATTR_TASK], available)
+    requested = call.data[ATTR_TASK]
+    name = match_task(requested, coordinator.data.tasks)
     if name is None:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="unknown_task",
-            translation_placeholders={
-                "task": call.data[ATTR_TASK],
-                "tasks": ", ".join(available),
-            },
-        )
+        # The server may have gained the task since the last poll.
+        await coordinator.async_refresh_for_unknown_name()
+        name = match_task(requested, coordinator.data.tasks)
+    if name is None:
+        raise _unknown_task(coordinator.server_name, requested, coordinator.data.tasks)
     result = await coordinator.async_start_task(name)
     if not call.return_response:
         return None
     return {"task": name, "result": result.value}
+
+
+def _unknown_task(
+    server: str, requested: str, available: Collection[str]
+) -> ServiceValidationError:
+    """Say which tasks exist, as keys users type and Plex's names, and guess one."""
+    placeholders = {
+        "server": server,
+        "task": requested,
+        "tasks": ", ".join(
+            f"{task_key(name)} ({name})" for name in sorted(available, key=task_key)
+        ),
+    }
+    suggestion = suggest_task(requested, available)
+    if suggestion is None:
+        return ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_task",
+            translation_placeholders=placeholders,
+        )
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="unknown_task_suggestion",
+        translation_placeholders={
+            **placeholders,
+            "suggestion": f"{task_key(suggestion)} ({suggestion})",
+        },
+    )
 
 
 @callback

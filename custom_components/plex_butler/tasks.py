@@ -8,7 +8,9 @@ are not in the table still get a working button, named by the server's title.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
+import difflib
 from enum import Enum
 import re
 from typing import Final
@@ -102,7 +104,7 @@ def task_key(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", stripped).lower()
 
 
-def match_task(requested: str, available: list[str]) -> str | None:
+def match_task(requested: str, available: Collection[str]) -> str | None:
     """Find the server's task meant by what a user typed, or None.
 
     ``OptimizeDatabase``, ``optimizedatabase`` and ``optimize_database`` all
@@ -119,3 +121,13 @@ def match_task(requested: str, available: list[str]) -> str | None:
         if wanted in (_fold(name), _fold(task_key(name))):
             return name
     return None
+
+
+def suggest_task(requested: str, available: Collection[str]) -> str | None:
+    """The server's task closest to a name that matched none, if any is close."""
+    by_folded: dict[str, str] = {}
+    for name in available:
+        by_folded.setdefault(_fold(task_key(name)), name)
+        by_folded.setdefault(_fold(name), name)
+    close = difflib.get_close_matches(_fold(requested), by_folded, n=1, cutoff=0.6)
+    return by_folded[close[0]] if close else None
