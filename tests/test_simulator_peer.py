@@ -1,0 +1,112 @@
+"""A peer reads the simulator: python-plexapi, which is tested on real servers.
+
+plexapi asks for XML (no ``Accept: application/json``), so these tests keep the
+simulator's XML honest. If plexapi cannot read an answer, fix the simulator.
+plexapi is synchronous: it runs in the executor while the loop serves it. It
+gets every setting it needs as an argument, and a session that ignores proxy
+settings, so it talks to 127.0.0.1 only (and never to plex.tv).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import replace
+from functools import partial
+from urllib.parse import urlsplit
+
+from homeassistant.core import HomeAssistant
+from plexapi.exceptions import BadRequest, NotFound
+from plexapi.server import PlexServer
+import pytest
+import requests
+
+from .plex_simulator import CURRENT_TASKS, OLD_TASKS, PlexSimulator, SimTask
+
+
+@pytest.fixture
+async def peer(hass: HomeAssistant, plex: PlexSimulator) -> AsyncGenerator[PlexServer]:
+    """A plexapi server object connected to the simulator (it reads ``/``)."""
+    urls: list[str] = []
+    session = requests.Session()
+    session.trust_env = False  # no proxies or .netrc from the environment
+    session.hooks["response"].append(lambda response, **_: urls.append(response.url))
+    try:
+        yield await hass.async_add_executor_job(
+            partial(PlexServer, plex.url, plex.token, session=session, timeout=10)
+        )
+    finally:
+        session.close()
+    assert urls
+    assert {urlsplit(url).netloc for url in urls} == {f"127.0.0.1:{plex.port}"}
+    assert all(plex.token not in url for url in urls)
+
+
+async def test_identity_matches(
+    hass: HomeAssistant, plex: PlexSimulator, peer: PlexServer
+) -> None:
+    """The peer reads the server's name, id and version from ``/`` and ``/identity``."""
+    assert (peer.friendlyName, peer.machineIdentifier, peer.version) == (
+        plex.friendly_name,
+        plex.machine_identifier,
+        plex.version,
+    )
+    identity = await hass.async_add_executor_job(peer.identity)
+    assert (identity.machineIdentifier, identity.version, identity.claimed) == (
+        plex.machine_identifier,
+        plex.version,
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    "tasks",
+    [
+        CURRENT_TASKS,
+        (*OLD_TASKS[:-1], replace(OLD_TASKS[-1], schedule_randomized=True)),
+        (),
+    ],
+    ids=["current", "old-one-randomized", "none"],
+)
+async def test_butler_tasks_match(
+    hass: HomeAssistant,
+    plex: PlexSimulator,
+    peer: PlexServer,
+    tasks: tuple[SimTask, ...],
+) -> None:
+    """The peer lists every task with the simulator's fields, booleans included."""
+    plex.set_tasks(tasks)
+    listed = await hass.async_add_executor_job(peer.butlerTasks)
+    assert [
+        (t.name, t.title, t.description, t.interval, t.enabled, t.scheduleRandomized)
+        for t in listed
+    ] == [
+        (t.name, t.title, t.description, t.interval, t.enabled, t.schedule_randomized)
+        for t in tasks
+    ]
+
+
+async def test_start_then_202_while_running(
+    hass: HomeAssistant, plex: PlexSimulator, peer: PlexServer
+) -> None:
+    """A first start is a 200; plexapi's complaint at the second proves the 202."""
+    await hass.async_add_executor_job(peer.runButlerTask, "BackupDatabase")
+    with pytest.raises(BadRequest, match=r"^\(202\) accepted;"):
+        await hass.async_add_executor_job(peer.runButlerTask, "BackupDatabase")
+    assert [r.status for r in plex.requests_to("POST", "/butler/BackupDatabase")] == [
+        200,
+        202,
+    ]
+
+
+async def test_unknown_task_is_404(
+    hass: HomeAssistant, plex: PlexSimulator, peer: PlexServer
+) -> None:
+    """The peer refuses a task ``/butler`` lacks; a POST anyway gets NotFound (404)."""
+    with pytest.raises(BadRequest, match="Invalid butler task: NoSuchTask"):
+        await hass.async_add_executor_job(peer.runButlerTask, "NoSuchTask")
+    assert not plex.requests_to("POST", "/butler/NoSuchTask")
+
+    post = partial(peer.query, "/butler/NoSuchTask", method=peer._session.post)
+    with pytest.raises(NotFound, match=r"^\(404\) not_found;"):
+        await hass.async_add_executor_job(post)
+    assert [r.status for r in plex.requests_to("POST", "/butler/NoSuchTask")] == [404]
