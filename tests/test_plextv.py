@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from contextlib import AsyncExitStack
+from dataclasses import replace
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -217,14 +218,15 @@ def test_plex_tv_urls_rejects_a_bad_override(value: str) -> None:
 
 async def test_create_pin(client: PlexTvClient, plextv_sim: PlexTvSimulator) -> None:
     """A strong PIN is asked for with the product and this installation's id."""
-    before = time.monotonic()
+    loop = asyncio.get_running_loop()
+    before = loop.time()
     pin = await client.async_create_pin()
 
     assert pin.id in plextv_sim.pins
     assert pin.code == plextv_sim.pins[pin.id].code
     assert len(pin.code) > 4  # strong=true
     assert pin.expires_in == pytest.approx(2.0, abs=0.1)
-    assert before + 1.9 <= pin.expires_at <= time.monotonic() + 2.0
+    assert before + 1.9 <= pin.expires_at <= loop.time() + 2.0
     (request,) = plextv_sim.requests_to("POST", "/api/v2/pins")
     assert request.query_string == "strong=true"
     assert request.headers["Accept"] == "application/json"
@@ -304,6 +306,22 @@ async def test_wait_for_token_ends_when_the_pin_expires(
         await client.async_wait_for_token(pin, interval=0.1)
 
     assert 0.3 <= time.monotonic() - start < 1.0
+
+
+async def test_wait_is_bounded_by_our_own_clock(
+    client: PlexTvClient, plextv_sim: PlexTvSimulator
+) -> None:
+    """Should plex.tv keep a PIN past the lifetime it gave, the wait ends anyway."""
+    created = await client.async_create_pin()  # plex.tv keeps it 2 s
+    loop = asyncio.get_running_loop()
+    pin = replace(created, expires_in=0.3, expires_at=loop.time() + 0.3)
+    start = loop.time()
+
+    with pytest.raises(PinExpiredError):
+        await client.async_wait_for_token(pin, interval=0.1)
+
+    assert 0.3 <= loop.time() - start < 0.6
+    assert plextv_sim.authorize(pin.code)  # plex.tv still had it
 
 
 async def test_check_pin_after_expiry(
@@ -427,6 +445,7 @@ def test_parse_pin_rejects_a_bad_pin(data: Any) -> None:
         (None, 900.0),
         (0, 900.0),
         (True, 900.0),
+        (float("inf"), 900.0),
     ],
 )
 def test_parse_pin_lifetime(expires_in: Any, seconds: float) -> None:

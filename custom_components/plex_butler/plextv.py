@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import ipaddress
 import json
 import logging
+import math
 import os
-import time
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
@@ -111,7 +111,8 @@ class Pin:
     id: int
     code: str
     expires_in: float
-    # A time.monotonic() deadline: immune to changes of the wall clock.
+    # A deadline on the event loop's clock (monotonic, the one asyncio.sleep
+    # runs on), so changes of the wall clock do not matter.
     expires_at: float
 
 
@@ -165,7 +166,7 @@ class PickedConnection:
 
 
 def parse_pin(data: Any, now: float) -> Pin:
-    """Read ``POST /api/v2/pins``; ``now`` is the time.monotonic() of the request."""
+    """Read ``POST /api/v2/pins``; ``now`` is the loop time of the request."""
     if not isinstance(data, dict):
         raise PlexTvResponseError("plex.tv sent a PIN of an unexpected shape")
     pin_id = _as_int(data.get("id"))
@@ -177,7 +178,9 @@ def parse_pin(data: Any, now: float) -> Pin:
 
 
 def _as_seconds(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float) and 0 < value < math.inf:
         return float(value)
     number = _as_int(value)
     return float(number) if number is not None and number > 0 else None
@@ -282,7 +285,7 @@ class PlexTvClient:
     async def async_create_pin(self) -> Pin:
         """Ask plex.tv for a new sign-in PIN."""
         url = (URL(self._urls.plex_tv) / "api/v2/pins").with_query(strong="true")
-        now = time.monotonic()
+        now = asyncio.get_running_loop().time()
         return parse_pin(await self._fetch("POST", url), now)
 
     def auth_url(self, pin: Pin, forward_url: str | None = None) -> str:
@@ -332,7 +335,7 @@ class PlexTvClient:
                 failures = 0
             if token is not None:
                 return token
-            remaining = pin.expires_at - time.monotonic()
+            remaining = pin.expires_at - asyncio.get_running_loop().time()
             if remaining <= 0:
                 raise PinExpiredError("The sign-in PIN expired")
             await asyncio.sleep(min(interval, remaining))
@@ -447,10 +450,11 @@ async def async_pick_connection(
 
     A connection counts when its ``/identity`` names this server (a stale
     local address may now be another machine). Preference: local https, local
-    http, remote https, remote http, relay; among equals the fastest. The
-    wait ends as soon as nothing still pending could beat the best answer,
-    else at ``timeout``; the probes left over are cancelled. No token is sent:
-    ``/identity`` needs none, and a connection is not trusted until it answers.
+    http, remote https, remote http, relay; among equals the fastest (plex.tv's
+    order among those that answer together). The wait ends as soon as nothing
+    still pending could beat the best answer, else at ``timeout``; the probes
+    left over are cancelled. No token is sent: ``/identity`` needs none, and
+    a connection is not trusted until it answered.
     """
     if not resource.connections:
         raise NoConnectionError(f"{resource.name}: plex.tv lists no connections")
@@ -466,26 +470,18 @@ async def async_pick_connection(
         ): connection
         for connection in resource.connections
     }
-    order = list(probes)
     pending = set(probes)
     best: Connection | None = None
     try:
         async with asyncio.timeout(timeout):
-            while pending and (
-                best is None or best.rank > min(probes[t].rank for t in pending)
-            ):
+            while pending and not _unbeatable(best, [probes[t] for t in pending]):
                 done, pending = await asyncio.wait(
                     pending, return_when=asyncio.FIRST_COMPLETED
                 )
-                for task in sorted(done, key=order.index):
-                    if task.result() and (
-                        best is None or probes[task].rank < best.rank
-                    ):
-                        best = probes[task]
+                answered = [probes[t] for t in probes if t in done and t.result()]
+                best = min(filter(None, [best, *answered]), key=_rank, default=None)
     except TimeoutError:
-        _LOGGER.debug(
-            "%s: %d connections did not answer in time", resource.name, len(pending)
-        )
+        _LOGGER.debug("%s: %d connections timed out", resource.name, len(pending))
     finally:
         for task in pending:
             task.cancel()
@@ -493,6 +489,15 @@ async def async_pick_connection(
     if best is None:
         raise NoConnectionError(f"{resource.name}: no connection answered")
     return PickedConnection(connection=best, relay_only=best.relay)
+
+
+def _rank(connection: Connection) -> int:
+    return connection.rank
+
+
+def _unbeatable(best: Connection | None, still_probing: list[Connection]) -> bool:
+    """Whether no connection still being probed could be preferred to ``best``."""
+    return best is not None and all(c.rank >= best.rank for c in still_probing)
 
 
 async def _is_server_at(
