@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import logging
 import secrets
 import signal
+import ssl
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
@@ -166,6 +167,7 @@ class PlexSimulator:
         self._runner: web.AppRunner | None = None
         self.host = "127.0.0.1"
         self.port = 0
+        self.scheme = "http"
         self.app = web.Application(middlewares=[self._middleware])
         self.app.router.add_get("/identity", self._identity)
         self.app.router.add_get("/", self._root)
@@ -182,18 +184,32 @@ class PlexSimulator:
     @property
     def url(self) -> str:
         """The base URL clients use."""
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
-    async def start(self, host: str = "127.0.0.1", port: int | None = None) -> None:
-        """Listen on ``host:port``; port 0 picks a free one, None reuses the last."""
+    async def start(
+        self,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """Listen on ``host:port``; port 0 picks a free one, None reuses the last.
+
+        With ``ssl_context`` it serves https (tests of plex.direct connections).
+        """
         self.host = host
+        self.scheme = "https" if ssl_context is not None else "http"
         self._release = asyncio.Event()
         self._runner = web.AppRunner(
             self.app, access_log=None, shutdown_timeout=0.5, handle_signals=False
         )
         await self._runner.setup()
         site = web.TCPSite(
-            self._runner, host, self.port if port is None else port, reuse_address=True
+            self._runner,
+            host,
+            self.port if port is None else port,
+            reuse_address=True,
+            ssl_context=ssl_context,
         )
         await site.start()
         server = site._server

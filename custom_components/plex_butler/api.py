@@ -314,6 +314,7 @@ class PlexButlerClient:
         client_identifier: str,
         timeout: float = DEFAULT_TIMEOUT,
         max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
+        server_hostname: str | None = None,
     ) -> None:
         """Keep the session and credentials; no request is sent yet.
 
@@ -323,6 +324,11 @@ class PlexButlerClient:
         parallelism but could swamp the server. ``timeout`` bounds the wait
         for a turn and, separately, the request once sent: a queue behind a
         server that stopped answering fails too, instead of growing for ever.
+
+        ``server_hostname`` is for a ``url`` that names the server by its IP
+        address while its certificate names a host (a ``*.plex.direct`` one,
+        see ``plextv.plex_direct_target``): TLS verifies that name and the
+        ``Host`` header carries it, so the name needs no DNS lookup.
         """
         self._session = session
         self._base = URL(url.rstrip("/"))
@@ -341,6 +347,13 @@ class PlexButlerClient:
         }
         if not token:
             del self._headers["X-Plex-Token"]
+        self._server_hostname = server_hostname
+        if server_hostname:
+            self._headers["Host"] = (
+                server_hostname
+                if self._base.is_default_port()
+                else f"{server_hostname}:{self._base.port}"
+            )
 
     def __repr__(self) -> str:
         """Say which server, never the token."""
@@ -394,6 +407,7 @@ class PlexButlerClient:
                 headers=self._headers,
                 timeout=self._timeout,
                 allow_redirects=False,
+                server_hostname=self._server_hostname,
             ) as response:
                 status = response.status
                 if _LOGGER.isEnabledFor(logging.DEBUG):
