@@ -6,9 +6,12 @@ plugin manages it. Faults come from the simulator's switches, never from mocks.
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from typing import Any
 
 import aiohttp
+from aiohttp.client_reqrep import ConnectionKey
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import pytest
@@ -21,6 +24,7 @@ from custom_components.plex_butler.api import (
     PlexButlerClient,
     PlexConnectionError,
     PlexConnectionRefusedError,
+    PlexHostNotFoundError,
     PlexNotFoundError,
     PlexResponseError,
     PlexResponseTooLargeError,
@@ -28,6 +32,7 @@ from custom_components.plex_butler.api import (
     PlexSSLError,
     PlexTimeoutError,
     StartResult,
+    connection_error,
     parse_body,
     parse_server,
     parse_tasks,
@@ -374,6 +379,47 @@ async def test_closed_keep_alive_connection_is_retried_once(
     await plex.start(port=None)
     assert await client.async_start_task("OptimizeDatabase") is StartResult.STARTED
     assert len(plex.requests_to("POST", "/butler/OptimizeDatabase")) == 1
+
+
+async def test_tls_alert_is_a_tls_error(
+    session: aiohttp.ClientSession, socket_enabled: None
+) -> None:
+    """A server that answers the handshake with an alert: TLS failed, no more."""
+
+    async def alert(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)
+        writer.write(bytes.fromhex("15030100020228"))  # fatal handshake_failure
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(alert, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(PlexSSLError) as err:
+            await _client(session, f"https://127.0.0.1:{port}").async_get_server()
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert type(err.value) is PlexSSLError
+    assert str(err.value).startswith("The TLS handshake failed")
+
+
+@pytest.mark.parametrize(
+    ("os_error", "expected"),
+    [
+        (socket.gaierror(-2, "Name or service not known"), PlexHostNotFoundError),
+        (OSError(113, "No route to host"), PlexConnectionError),
+    ],
+)
+def test_connect_failures_are_named(os_error: OSError, expected: type) -> None:
+    """Causes the loopback cannot show: a name DNS lacks, an unreachable host."""
+    key = ConnectionKey("plex.invalid", 32400, False, True, None, None, None)
+    err = (
+        aiohttp.ClientConnectorDNSError(key, os_error)
+        if isinstance(os_error, socket.gaierror)
+        else aiohttp.ClientConnectorError(key, os_error)
+    )
+    assert type(connection_error(err)) is expected
 
 
 async def test_https_to_plain_http_is_ssl_error(

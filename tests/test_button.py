@@ -123,6 +123,48 @@ async def test_translated_names_examples(
     assert state.name == "Living Room Plex Back up database"
 
 
+# A button name is an order: it starts with what the press does.
+VERBS = {
+    "Analyze",
+    "Back",
+    "Build",
+    "Check",
+    "Clean",
+    "Detect",
+    "Fetch",
+    "Generate",
+    "Optimize",
+    "Refresh",
+    "Run",
+    "Upgrade",
+}
+# What the device page shows in full next to a button, in characters.
+LONGEST_NAME = 27
+
+
+@pytest.mark.parametrize(
+    "tasks", [CURRENT_TASKS, OLD_TASKS], ids=["current_22", "old_14"]
+)
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_button_names_say_what_a_press_does(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    plex: PlexSimulator,
+    mock_config_entry: MockConfigEntry,
+    tasks: tuple[SimTask, ...],
+) -> None:
+    """Every name is a short order, as the device page shows it, never a noun."""
+    plex.set_tasks(tasks)
+    await _setup(hass, mock_config_entry)
+
+    for task in tasks:
+        state = hass.states.get(_entity_id(entity_registry, task.name))
+        assert state is not None
+        name = state.name.removeprefix("Living Room Plex ")
+        assert name.split()[0] in VERBS, name
+        assert len(name) <= LONGEST_NAME, name
+
+
 @pytest.mark.parametrize(
     "tasks", [CURRENT_TASKS, OLD_TASKS], ids=["current_22", "old_14"]
 )

@@ -26,12 +26,14 @@ from homeassistant.config_entries import (
     SOURCE_IGNORE,
     SOURCE_USER,
     SOURCE_ZEROCONF,
+    ConfigEntryDisabler,
     ConfigEntryState,
     ConfigFlowResult,
 )
 from homeassistant.const import CONF_TOKEN, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.util import ssl as ssl_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -39,6 +41,7 @@ from custom_components.plex_butler.const import DOMAIN
 
 from .common import zeroconf_info
 from .conftest import MACHINE_ID, OWNER_TOKEN, SHARED_TOKEN
+from .plex_direct_tls import make_plex_direct_tls
 from .plex_simulator import PlexSimulator
 
 # Every test with the simulator runs on an ideal link and on one that trickles.
@@ -139,15 +142,13 @@ def _self_signed_context(directory: Path) -> ssl.SSLContext:
     return context
 
 
-@pytest.fixture
-def tls_plex(socket_enabled: None, tmp_path: Path) -> Generator[PlexSimulator]:
-    """The simulated server behind HTTPS with a self-signed certificate.
+def _serve_tls(context: ssl.SSLContext) -> Generator[PlexSimulator]:
+    """Serve the simulated server behind HTTPS with ``context``.
 
     It runs on its own event loop in a thread: a refused certificate makes the
     server side log a failed handshake, which Home Assistant's test loop would
     report as an error of the test.
     """
-    context = _self_signed_context(tmp_path)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="tls-plex", daemon=True)
     thread.start()
@@ -173,6 +174,25 @@ def tls_plex(socket_enabled: None, tmp_path: Path) -> Generator[PlexSimulator]:
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
     loop.close()
+
+
+@pytest.fixture
+def tls_plex(socket_enabled: None, tmp_path: Path) -> Generator[PlexSimulator]:
+    """The simulated server behind HTTPS with a self-signed certificate."""
+    yield from _serve_tls(_self_signed_context(tmp_path))
+
+
+@pytest.fixture
+def plex_direct_plex(socket_enabled: None) -> Generator[PlexSimulator]:
+    """The server with a trusted certificate for ``*.<hash>.plex.direct`` only.
+
+    Plex's real certificates come from a public CA; here a throw-away CA is
+    added to Home Assistant's client context, as a user's own CA would be.
+    Its key is discarded, so the extra trust can vouch for nothing else.
+    """
+    tls = make_plex_direct_tls()
+    ssl_util.get_default_context().load_verify_locations(cadata=tls.ca_pem.decode())
+    yield from _serve_tls(tls.server_context)
 
 
 # --- user step ---------------------------------------------------------------
@@ -205,7 +225,10 @@ async def test_user_form_has_no_suggested_token(hass: HomeAssistant) -> None:
 async def test_user_cannot_connect_then_recovers(
     hass: HomeAssistant, plex: PlexSimulator
 ) -> None:
-    """A stopped server is "cannot_connect"; the form keeps the URL but not the token."""
+    """A stopped server is "cannot_connect"; the form keeps the URL and the token.
+
+    The token typed in this flow comes back, so the user need not paste it again.
+    """
     result = await _start_user_flow(hass)
     await plex.stop()
     result = await _submit(hass, result, _user_input(plex.url, verify_ssl=False))
@@ -213,7 +236,7 @@ async def test_user_cannot_connect_then_recovers(
     assert result["errors"] == {"base": "cannot_connect"}
     assert _suggested(result) == {
         CONF_URL: plex.url,
-        CONF_TOKEN: None,
+        CONF_TOKEN: OWNER_TOKEN,
         CONF_VERIFY_SSL: False,
     }
 
@@ -252,27 +275,25 @@ async def test_user_shared_token_is_not_owner_then_recovers(
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("url", "error"),
     [
-        "127.0.0.1:32400",
-        "ftp://127.0.0.1:32400",
-        "http://127.0.0.1:32400/web/index.html",
-        "http://127.0.0.1:32400/?X-Plex-Token=abc",
-        "http://127.0.0.1:32400/#fragment",
-        "http://user:secret@127.0.0.1:32400",
-        "http://plex server:32400",
-        "http://127.0.0.1:99999",
-        "http://127.0.0.1:port",
-        "http://",
+        ("ftp://127.0.0.1:32400", "invalid_url"),
+        ("http://user:secret@127.0.0.1:32400", "invalid_url"),
+        ("http://plex server:32400", "invalid_url"),
+        ("http://127.0.0.1:99999", "invalid_url"),
+        ("http://127.0.0.1:port", "invalid_url"),
+        ("http://", "invalid_url"),
+        ("", "invalid_url"),
+        ("https://app.plex.tv/desktop/#!/server/0123abcd/details", "plex_tv_address"),
     ],
 )
 async def test_user_invalid_url_then_recovers(
-    hass: HomeAssistant, plex: PlexSimulator, url: str
+    hass: HomeAssistant, plex: PlexSimulator, url: str, error: str
 ) -> None:
-    """Anything but scheme://host[:port] is refused before a request is sent."""
+    """What cannot be a server address is refused before a request is sent."""
     result = await _start_user_flow(hass)
     result = await _submit(hass, result, _user_input(url))
-    assert result["errors"] == {CONF_URL: "invalid_url"}
+    assert result["errors"] == {CONF_URL: error}
     assert plex.requests == []
 
     result = await _submit(hass, result, _user_input(plex.url))
@@ -280,16 +301,123 @@ async def test_user_invalid_url_then_recovers(
 
 
 @pytest.mark.parametrize(
-    "token",
-    ["", "   ", "x" * 513, "owner token", "owner\ttoken", "owner-token\x00"],
+    ("url", "token"),
+    [
+        ("127.0.0.1:{port}", "{token}"),
+        (" http://127.0.0.1:{port}/ ", "{token}"),
+        ("HTTP://127.0.0.1:{port}", "{token}"),
+        (
+            "http://127.0.0.1:{port}/web/index.html#!/settings/server/x/general",
+            "{token}",
+        ),
+        ("http://127.0.0.1:{port}/#fragment", "{token}"),
+        ('"http://127.0.0.1:{port}"', "{token}"),
+        ("http://127.0.0.1:{port}/library/metadata/7?X-Plex-Token={token}", ""),
+        ("127.0.0.1:{port}/identity?x-plex-token={token}&checkFiles=1", ""),
+        ("http://127.0.0.1:{port}", "X-Plex-Token={token}"),
+        ("http://127.0.0.1:{port}", "X-Plex-Token: {token}"),
+        ("http://127.0.0.1:{port}", '"{token}"'),
+        ("http://127.0.0.1:{port}", "'{token}'"),
+        ("http://127.0.0.1:{port}", "  {token}\t"),
+        ("http://127.0.0.1:{port}", "http://127.0.0.1:{port}/?X-Plex-Token={token}"),
+    ],
+)
+async def test_user_accepts_what_people_paste(
+    hass: HomeAssistant, plex: PlexSimulator, url: str, token: str
+) -> None:
+    """Host without scheme, Plex Web and View XML addresses, wrapped tokens.
+
+    Only the server's root URL and the bare token are stored, and the token
+    never travels in a URL.
+    """
+    result = await _start_user_flow(hass)
+    result = await _submit(
+        hass,
+        result,
+        _user_input(
+            url.format(port=plex.port, token=OWNER_TOKEN),
+            token.format(port=plex.port, token=OWNER_TOKEN),
+        ),
+    )
+    _assert_created(result, plex)
+    assert all(OWNER_TOKEN not in r.url for r in plex.requests)
+
+
+async def test_user_form_shows_the_address_as_read(
+    hass: HomeAssistant, plex: PlexSimulator
+) -> None:
+    """After an error the form holds the normalised URL and the pasted token."""
+    await plex.stop()
+    result = await _start_user_flow(hass)
+    result = await _submit(
+        hass,
+        result,
+        _user_input(
+            f"127.0.0.1:{plex.port}/web/index.html?X-Plex-Token={OWNER_TOKEN}", ""
+        ),
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert _suggested(result) == {
+        CONF_URL: plex.url,
+        CONF_TOKEN: OWNER_TOKEN,
+        CONF_VERIFY_SSL: True,
+    }
+
+    await plex.start(port=None)
+    result = await _submit(hass, result, _suggested(result))
+    _assert_created(result, plex)
+
+
+async def test_user_without_port_tries_plex_port_after_the_schemes(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """http://HOST means port 80 first; with nothing there, Plex's 32400.
+
+    What 32400 answers is reported; when neither answers, "cannot_connect".
+    """
+    simulator = PlexSimulator(
+        token=OWNER_TOKEN,
+        machine_identifier=MACHINE_ID,
+        friendly_name="Living Room Plex",
+    )
+    result = await _start_user_flow(hass)
+    result = await _submit(hass, result, _user_input("http://127.0.0.1"))
+    assert result["errors"] == {"base": "cannot_connect"}
+
+    await simulator.start(port=32400)
+    try:
+        result = await _submit(hass, result, _user_input("http://127.0.0.1", "wrong"))
+        assert result["errors"] == {"base": "invalid_auth"}
+
+        result = await _submit(hass, result, _user_input("http://127.0.0.1"))
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert result["data"][CONF_URL] == "http://127.0.0.1:32400"
+        await hass.async_block_till_done()
+    finally:
+        await simulator.stop()
+
+
+@pytest.mark.parametrize(
+    ("token", "error"),
+    [
+        ("", "token_required"),
+        ("   ", "token_required"),
+        ("x" * 513, "invalid_token"),
+        ("owner token", "invalid_token"),
+        ("owner\ttoken", "invalid_token"),
+        ("owner-token\x00", "invalid_token"),
+        ("X-Plex-Token=", "invalid_token"),
+        ("http://127.0.0.1:32400/web/index.html", "invalid_token"),
+    ],
 )
 async def test_user_invalid_token_then_recovers(
-    hass: HomeAssistant, plex: PlexSimulator, token: str
+    hass: HomeAssistant, plex: PlexSimulator, token: str, error: str
 ) -> None:
     """A token that cannot be a Plex token is refused before a request is sent."""
     result = await _start_user_flow(hass)
     result = await _submit(hass, result, _user_input(plex.url, token=token))
-    assert result["errors"] == {CONF_TOKEN: "invalid_token"}
+    assert result["errors"] == {CONF_TOKEN: error}
+    assert _suggested(result)[CONF_TOKEN] is None
     assert plex.requests == []
 
     result = await _submit(hass, result, _user_input(plex.url))
@@ -349,11 +477,11 @@ async def test_user_butler_fault_then_recovers(
 async def test_user_self_signed_https_needs_verify_off(
     hass: HomeAssistant, tls_plex: PlexSimulator
 ) -> None:
-    """A self-signed certificate is "ssl_error" until the check is turned off."""
+    """A self-signed certificate is "not trusted" until the check is turned off."""
     url = f"https://127.0.0.1:{tls_plex.port}"
     result = await _start_user_flow(hass)
     result = await _submit(hass, result, _user_input(url))
-    assert result["errors"] == {"base": "ssl_error"}
+    assert result["errors"] == {"base": "certificate_untrusted"}
     assert tls_plex.requests == []
 
     result = await _submit(hass, result, _user_input(url, verify_ssl=False))
@@ -364,21 +492,29 @@ async def test_user_self_signed_https_needs_verify_off(
     assert result["result"].state is ConfigEntryState.LOADED
 
 
-async def test_user_https_to_plain_http_server(
-    hass: HomeAssistant, plex: PlexSimulator
+async def test_user_certificate_for_another_name(
+    hass: HomeAssistant, plex_direct_plex: PlexSimulator
 ) -> None:
-    """TLS to a plain-HTTP port fails the handshake.
-
-    With the check on that reads as "ssl_error"; with it off there is no
-    certificate to blame, so it is "cannot_connect". The http URL then works.
-    """
-    url = plex.url.replace("http://", "https://")
+    """A trusted plex.direct certificate does not cover the bare IP address."""
+    url = f"https://127.0.0.1:{plex_direct_plex.port}"
     result = await _start_user_flow(hass)
     result = await _submit(hass, result, _user_input(url))
-    assert result["errors"] == {"base": "ssl_error"}
+    assert result["errors"] == {"base": "certificate_wrong_name"}
+    assert plex_direct_plex.requests == []
 
     result = await _submit(hass, result, _user_input(url, verify_ssl=False))
-    assert result["errors"] == {"base": "cannot_connect"}
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.parametrize("verify_ssl", [True, False], ids=["verify", "no-verify"])
+async def test_user_https_to_plain_http_server(
+    hass: HomeAssistant, plex: PlexSimulator, verify_ssl: bool
+) -> None:
+    """TLS to a plain-HTTP port: "does not speak HTTPS", whatever the check."""
+    url = plex.url.replace("http://", "https://")
+    result = await _start_user_flow(hass)
+    result = await _submit(hass, result, _user_input(url, verify_ssl=verify_ssl))
+    assert result["errors"] == {"base": "not_https"}
 
     result = await _submit(hass, result, _user_input(plex.url))
     _assert_created(result, plex)
@@ -473,10 +609,13 @@ async def test_reauth_invalid_token_then_recovers(
     """The token is checked for shape before the server is asked."""
     result = await init_integration.start_reauth_flow(hass)
     result = await _submit(hass, result, {CONF_TOKEN: "  "})
+    assert result["errors"] == {CONF_TOKEN: "token_required"}
+    result = await _submit(hass, result, {CONF_TOKEN: "X-Plex-Token=has space"})
     assert result["errors"] == {CONF_TOKEN: "invalid_token"}
 
-    result = await _submit(hass, result, {CONF_TOKEN: OWNER_TOKEN})
+    result = await _submit(hass, result, {CONF_TOKEN: f"X-Plex-Token={OWNER_TOKEN}"})
     assert result["reason"] == "reauth_successful"
+    assert init_integration.data[CONF_TOKEN] == OWNER_TOKEN
 
 
 async def test_reauth_token_of_another_server_aborts(
@@ -535,15 +674,25 @@ async def test_reconfigure_changes_url_token_and_tls_check(
 async def test_reconfigure_errors_then_recovers(
     hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
 ) -> None:
-    """Errors keep the typed URL in the form, never the token."""
+    """Errors keep the typed URL and typed token in the form, never the stored one."""
     result = await init_integration.start_reconfigure_flow(hass)
-    result = await _submit(hass, result, _user_input("http://127.0.0.1/web"))
-    assert result["errors"] == {CONF_URL: "invalid_url"}
     assert _suggested(result) == {
-        CONF_URL: "http://127.0.0.1/web",
+        CONF_URL: plex.url,
         CONF_TOKEN: None,
         CONF_VERIFY_SSL: True,
     }
+    result = await _submit(hass, result, _user_input("ftp://127.0.0.1", token=""))
+    assert result["errors"] == {CONF_URL: "invalid_url"}
+    assert _suggested(result) == {
+        CONF_URL: "ftp://127.0.0.1",
+        CONF_TOKEN: "",
+        CONF_VERIFY_SSL: True,
+    }
+    await plex.stop()
+    result = await _submit(hass, result, _user_input(plex.url, token="typed-token"))
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert _suggested(result)[CONF_TOKEN] == "typed-token"
+    await plex.start(port=None)
 
     result = await _submit(hass, result, _user_input(plex.url, token="wrong-token"))
     assert result["errors"] == {"base": "invalid_auth"}
@@ -551,6 +700,20 @@ async def test_reconfigure_errors_then_recovers(
     result = await _submit(hass, result, _user_input(plex.url))
     assert result["reason"] == "reconfigure_successful"
     assert init_integration.data == _user_input(plex.url)
+
+
+async def test_reconfigure_empty_token_keeps_the_stored_one(
+    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
+) -> None:
+    """Leaving the token empty changes the address and keeps the token."""
+    result = await init_integration.start_reconfigure_flow(hass)
+    result = await _submit(
+        hass,
+        result,
+        _user_input(f"127.0.0.1:{plex.port}/web", token="", verify_ssl=False),
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert init_integration.data == _user_input(plex.url, verify_ssl=False)
 
 
 async def test_reconfigure_to_another_server_aborts(
@@ -754,3 +917,33 @@ async def test_zeroconf_name_with_dots_is_kept_whole(
     assert result["description_placeholders"] == {"name": "plex.home", "url": plex.url}
     progress = hass.config_entries.flow.async_progress()
     assert progress[0]["context"]["title_placeholders"] == {"name": "plex.home"}
+
+
+async def test_zeroconf_at_the_stored_address_changes_nothing(
+    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
+) -> None:
+    """A server announcing itself where it already is is not reloaded."""
+    result = await _start_zeroconf_flow(hass, plex.port)
+    assert result["reason"] == "already_configured"
+    await hass.async_block_till_done()
+    assert init_integration.state is ConfigEntryState.LOADED
+    assert len(plex.requests_to("GET", "/")) == 1  # setup's only; no reload
+
+
+async def test_zeroconf_updates_an_entry_that_is_not_loaded_without_loading_it(
+    hass: HomeAssistant, plex: PlexSimulator
+) -> None:
+    """A disabled entry follows its server's address but stays as the user left it."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Living Room Plex",
+        unique_id=MACHINE_ID,
+        data=_user_input("http://127.0.0.1:1"),
+        disabled_by=ConfigEntryDisabler.USER,
+    )
+    entry.add_to_hass(hass)
+    result = await _start_zeroconf_flow(hass, plex.port)
+    assert result["reason"] == "already_configured"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_URL] == plex.url
+    assert entry.state is ConfigEntryState.NOT_LOADED

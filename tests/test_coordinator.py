@@ -6,6 +6,7 @@ registries, config entries) against the simulator over a real socket.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -75,9 +76,9 @@ async def test_setup_and_polls_over_a_trickling_link(
 
 async def test_upgrade_renames_device_and_title(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     plex: PlexSimulator,
     init_integration: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """A new task list means an upgrade: name, version and title follow."""
     plex.friendly_name = "Den Plex"
@@ -93,9 +94,9 @@ async def test_upgrade_renames_device_and_title(
 
 async def test_return_after_outage_rereads_the_server(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     plex: PlexSimulator,
     init_integration: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """A server back from being unreachable may have been upgraded meanwhile."""
     await plex.stop()
@@ -110,9 +111,9 @@ async def test_return_after_outage_rereads_the_server(
 
 async def test_choices_of_the_user_stay(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     plex: PlexSimulator,
     init_integration: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """A device name and an entry title the user chose are not overwritten."""
     device_registry = dr.async_get(hass)
@@ -132,9 +133,9 @@ async def test_choices_of_the_user_stay(
 
 async def test_steady_polls_read_only_the_task_list(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     plex: PlexSimulator,
     init_integration: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """One request per server per poll while nothing changes."""
     roots, butlers = _root_reads(plex), len(plex.requests_to("GET", "/butler"))
@@ -197,9 +198,9 @@ async def test_each_dropped_task_is_reported_from_a_fresh_list(
 
 async def test_action_finds_a_task_gained_since_the_last_poll(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     plex: PlexSimulator,
     init_integration: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """A name the last poll lacked is looked up once more before it is refused."""
     freezer.tick(UNKNOWN_NAME_REFRESH_AFTER)
@@ -212,9 +213,9 @@ async def test_action_finds_a_task_gained_since_the_last_poll(
 
 async def test_unknown_names_reread_the_list_at_most_once_per_interval(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     plex: PlexSimulator,
     init_integration: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """A typo repeated by an automation costs one extra read, not one per call."""
     freezer.tick(UNKNOWN_NAME_REFRESH_AFTER)
@@ -227,9 +228,9 @@ async def test_unknown_names_reread_the_list_at_most_once_per_interval(
 
 async def test_successful_start_brings_buttons_back_at_once(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     plex: PlexSimulator,
     init_integration: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """After an outage, a start that works proves the server is back."""
     await plex.stop()
@@ -241,3 +242,40 @@ async def test_successful_start_brings_buttons_back_at_once(
     await hass.async_block_till_done()
 
     assert hass.states.get(OPTIMIZE).state != STATE_UNAVAILABLE  # type: ignore[union-attr]
+
+
+async def test_concurrent_unknown_names_share_one_read(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    plex: PlexSimulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    """Calls that ask at once wait for the same read of the task list."""
+    freezer.tick(UNKNOWN_NAME_REFRESH_AFTER)
+    reads = len(plex.requests_to("GET", "/butler"))
+
+    results = await asyncio.gather(
+        *(_start(hass, init_integration, "NoSuchTask") for _ in range(5)),
+        return_exceptions=True,
+    )
+
+    assert all(isinstance(r, ServiceValidationError) for r in results)
+    assert len(plex.requests_to("GET", "/butler")) == reads + 1
+
+
+async def test_other_server_appearing_while_polling(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    plex: PlexSimulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    """A new identity behind the address mid-run: unavailable, and the issue."""
+    plex.machine_identifier = "a-reinstalled-server-has-a-new-identifier"
+    plex.set_tasks(OLD_TASKS)
+
+    await poll_with_freezer(hass, freezer)
+
+    assert hass.states.get(OPTIMIZE).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    assert ir.async_get(hass).async_get_issue(
+        DOMAIN, f"wrong_server_{init_integration.entry_id}"
+    )

@@ -13,6 +13,7 @@ import re
 import yaml
 
 from custom_components.plex_butler.api import CLIENT_VERSION
+from custom_components.plex_butler.config_flow import _SERVER_ERRORS, _TOKEN_ERRORS
 from custom_components.plex_butler.tasks import KNOWN_TASKS, OTHER_TASK_KEY
 
 PACKAGE = Path(__file__).parent.parent / "custom_components" / "plex_butler"
@@ -43,10 +44,13 @@ def test_every_exception_key_has_a_message() -> None:
 
 def test_every_config_flow_error_and_abort_has_text() -> None:
     flow = SOURCES["config_flow.py"]
-    errors = set(re.findall(r'InvalidInputError\(\s*"([a-z_]+)"', flow))
-    errors |= set(
-        re.findall(r'"([a-z_]+)" if data\[CONF_VERIFY_SSL\] else "([a-z_]+)"', flow)[0]
+    errors = set(
+        re.findall(
+            r'InvalidInputError\(\s*"([a-z_]+)"',
+            flow + SOURCES["pasted_input.py"],
+        )
     )
+    errors |= set(_SERVER_ERRORS.values()) | set(_TOKEN_ERRORS)
     errors.add("unknown")
     assert errors <= set(EN["config"]["error"])
     aborts = set(re.findall(r'reason="([a-z_]+)"', flow)) | {

@@ -266,7 +266,7 @@ def _tls_error(err: aiohttp.ClientSSLError) -> PlexSSLError:
     return PlexSSLError(f"The TLS handshake failed ({reason or type(err).__name__})")
 
 
-def _connection_error(err: aiohttp.ClientError | OSError) -> PlexConnectionError:
+def connection_error(err: aiohttp.ClientError | OSError) -> PlexConnectionError:
     """Name the cause of a failed connection in words a user can act on."""
     if isinstance(err, aiohttp.ClientSSLError):
         return _tls_error(err)
@@ -436,7 +436,7 @@ class PlexButlerClient:
             ) from err
         except aiohttp.ServerDisconnectedError as err:
             if not retry_stale:
-                raise _connection_error(err) from err
+                raise connection_error(err) from err
             _LOGGER.debug(
                 "%s %s: connection closed before an answer; again", method, path
             )
@@ -448,7 +448,7 @@ class PlexButlerClient:
                 type(err).__name__,
                 self._scrub(err),
             )
-            raise _connection_error(err) from err
+            raise connection_error(err) from err
         return await self._send(method, path, url, retry_stale=False)
 
     async def _get(self, path: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 import ipaddress
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.config_entries import (
     SOURCE_IGNORE,
@@ -23,78 +23,53 @@ from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import voluptuous as vol
 from yarl import URL
 
-from .api import (
-    PlexAuthenticationError,
-    PlexConnectionError,
-    PlexError,
-    PlexServer,
-    PlexSSLError,
-)
+from .api import PlexAuthenticationError, PlexConnectionError, PlexError, PlexServer
 from .const import DEFAULT_PORT, DOMAIN, LOGGER
+from .errors import error_key
 from .helpers import async_create_client
+from .pasted_input import (
+    InvalidInputError,
+    ServerAddress,
+    choose_token,
+    parse_address,
+)
 
-MAX_TOKEN_LENGTH = 512
-
-URL_SELECTOR = TextSelector(
-    TextSelectorConfig(type=TextSelectorType.URL, autocomplete="url")
+TEXT_SELECTOR = TextSelector(
+    # Plain text, not the URL type: browsers refuse "192.168.1.10:32400" there.
+    TextSelectorConfig(type=TextSelectorType.TEXT, autocomplete="url")
 )
 TOKEN_SELECTOR = TextSelector(
     TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="off")
 )
 
+# The token may be left empty when the address carries X-Plex-Token=, and in
+# reconfigure, where empty keeps the stored token.
 USER_SCHEMA = vol.Schema(
     {
-        vol.Required(CONF_URL): URL_SELECTOR,
-        vol.Required(CONF_TOKEN): TOKEN_SELECTOR,
+        vol.Required(CONF_URL): TEXT_SELECTOR,
+        vol.Optional(CONF_TOKEN): TOKEN_SELECTOR,
         vol.Required(CONF_VERIFY_SSL, default=True): bool,
     }
 )
 TOKEN_SCHEMA = vol.Schema({vol.Required(CONF_TOKEN): TOKEN_SELECTOR})
 
+# Errors that blame the token itself.
+_TOKEN_ERRORS: Final = frozenset(
+    {"invalid_auth", "not_owner", "invalid_token", "token_required"}
+)
 
-class InvalidInputError(Exception):
-    """The form cannot be accepted; ``field`` and ``error`` say why."""
-
-    def __init__(self, error: str, field: str = "base") -> None:
-        """Keep the translation key of the error and the field it belongs to."""
-        super().__init__(error)
-        self.error = error
-        self.field = field
-
-
-def normalize_url(raw: str) -> str:
-    """Return ``scheme://host[:port]`` or raise InvalidInputError for anything else.
-
-    Plex serves its API at the root, so a path, query, fragment or credentials
-    in the URL are mistakes worth pointing out rather than guessing around.
-    """
-    text = raw.strip()
-    try:
-        url = URL(text)
-        port = url.explicit_port
-    except (ValueError, TypeError) as err:
-        raise InvalidInputError("invalid_url", CONF_URL) from err
-    if (
-        url.scheme not in ("http", "https")
-        or not url.host
-        or url.path not in ("", "/")
-        or url.query_string
-        or url.fragment
-        or url.user is not None
-        or " " in text
-    ):
-        raise InvalidInputError("invalid_url", CONF_URL)
-    return str(URL.build(scheme=url.scheme, host=url.host, port=port))
-
-
-def normalize_token(raw: str) -> str:
-    """Return the token without surrounding blanks, or raise InvalidInputError."""
-    token = raw.strip()
-    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isprintable():
-        raise InvalidInputError("invalid_token", CONF_TOKEN)
-    if any(char.isspace() for char in token):
-        raise InvalidInputError("invalid_token", CONF_TOKEN)
-    return token
+# How a failed read of ``/`` is shown on the form, by errors.error_key.
+_SERVER_ERRORS: Final = {
+    "authentication_failed": "invalid_auth",
+    "host_not_found": "host_not_found",
+    "not_https": "not_https",
+    "certificate_untrusted": "certificate_untrusted",
+    "certificate_wrong_name": "certificate_wrong_name",
+    "tls_failed": "ssl_error",
+    "timeout": "cannot_connect",
+    "connection_refused": "cannot_connect",
+    "cannot_connect": "cannot_connect",
+}
 
 
 async def _async_check_server(flow: ConfigFlow, data: dict[str, Any]) -> PlexServer:
@@ -106,25 +81,38 @@ async def _async_check_server(flow: ConfigFlow, data: dict[str, Any]) -> PlexSer
     client = await async_create_client(flow.hass, data)
     try:
         server = await client.async_get_server()
-    except PlexAuthenticationError as err:
-        raise InvalidInputError("invalid_auth") from err
-    except PlexSSLError as err:
-        raise InvalidInputError(
-            "ssl_error" if data[CONF_VERIFY_SSL] else "cannot_connect"
-        ) from err
-    except PlexConnectionError as err:
-        raise InvalidInputError("cannot_connect") from err
     except PlexError as err:
-        raise InvalidInputError("not_plex_server") from err
+        raise InvalidInputError(
+            _SERVER_ERRORS.get(error_key(err), "not_plex_server")
+        ) from err
     try:
         await client.async_get_tasks()
     except PlexAuthenticationError as err:
         raise InvalidInputError("not_owner") from err
     except PlexConnectionError as err:
-        raise InvalidInputError("cannot_connect") from err
+        raise InvalidInputError(_SERVER_ERRORS[error_key(err)]) from err
     except PlexError as err:
         raise InvalidInputError("no_butler") from err
     return server
+
+
+async def _async_check_address(
+    flow: ConfigFlow, address: ServerAddress, data: dict[str, Any]
+) -> tuple[PlexServer, dict[str, Any]]:
+    """Check the address as given, then on Plex's own port if nothing answered."""
+    try:
+        return await _async_check_server(flow, data), data
+    except InvalidInputError as err:
+        if err.error != "cannot_connect" or address.fallback_url is None:
+            raise
+        first = err
+    fallback = {**data, CONF_URL: address.fallback_url}
+    try:
+        return await _async_check_server(flow, fallback), fallback
+    except InvalidInputError as err:
+        if err.error == "cannot_connect":
+            raise first from err
+        raise
 
 
 class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -135,26 +123,66 @@ class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
 
     _discovered_url: str = ""
     _discovered_name: str = ""
+    # What the form shows after an error: the input as read, the typed token.
+    _suggested: Mapping[str, Any] = {}
 
     async def _async_validate(
-        self, user_input: dict[str, Any], errors: dict[str, str]
+        self,
+        user_input: Mapping[str, Any],
+        errors: dict[str, str],
+        *,
+        stored_token: str | None = None,
     ) -> tuple[PlexServer, dict[str, Any]] | None:
-        """Normalize and check the input; fill ``errors`` and return None if bad."""
+        """Read and check the input; fill ``errors`` and return None if bad.
+
+        The token is the one typed, else the address's ``X-Plex-Token``, else
+        ``stored_token`` (reconfigure keeps it when the field is left empty).
+        What the form should show again goes to ``self._suggested``: the
+        address as read and the token typed in this flow, never a stored one.
+        """
+        raw_url = str(user_input.get(CONF_URL, ""))
+        raw_token = str(user_input.get(CONF_TOKEN) or "")
+        self._suggested = {**user_input, CONF_TOKEN: raw_token}
         try:
+            address = parse_address(raw_url, CONF_URL)
+            self._suggested[CONF_URL] = address.url
+            token = choose_token(raw_token, address, stored_token, CONF_TOKEN)
+            if token != stored_token:
+                self._suggested[CONF_TOKEN] = token
             data = {
-                CONF_URL: normalize_url(user_input[CONF_URL]),
-                CONF_TOKEN: normalize_token(user_input[CONF_TOKEN]),
+                CONF_URL: address.url,
+                CONF_TOKEN: token,
                 CONF_VERIFY_SSL: user_input[CONF_VERIFY_SSL],
             }
-            server = await _async_check_server(self, data)
+            return await _async_check_address(self, address, data)
         except InvalidInputError as err:
             errors[err.field] = err.error
-            return None
+            if err.error in _TOKEN_ERRORS:
+                # A token that is the problem is not worth showing again.
+                self._suggested[CONF_TOKEN] = None
         except Exception:  # noqa: BLE001 - shown as "unknown", logged with a trace
             LOGGER.exception("Unexpected error while checking the Plex server")
             errors["base"] = "unknown"
-            return None
-        return server, data
+        return None
+
+    def _show(
+        self,
+        *,
+        step_id: str,
+        schema: vol.Schema,
+        errors: dict[str, str],
+        placeholders: dict[str, str] | None = None,
+        suggested: Mapping[str, Any] | None = None,
+    ) -> ConfigFlowResult:
+        """Show a form again with what this flow read from the user's input."""
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(
+                schema, suggested if suggested is not None else self._suggested
+            ),
+            description_placeholders=placeholders,
+            errors=errors,
+        )
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
@@ -172,13 +200,7 @@ class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
             )
             self._abort_if_unique_id_configured()
             return self.async_create_entry(title=server.friendly_name, data=data)
-        return self.async_show_form(
-            step_id="user",
-            data_schema=self.add_suggested_values_to_schema(
-                USER_SCHEMA, _without_token(user_input)
-            ),
-            errors=errors,
-        )
+        return self._show(step_id="user", schema=USER_SCHEMA, errors=errors)
 
     async def async_step_zeroconf(
         self, discovery_info: ZeroconfServiceInfo
@@ -243,11 +265,7 @@ class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None and (
             checked := await self._async_validate(
-                {
-                    CONF_URL: self._discovered_url,
-                    CONF_VERIFY_SSL: True,
-                    CONF_TOKEN: user_input[CONF_TOKEN],
-                },
+                {**user_input, CONF_URL: self._discovered_url, CONF_VERIFY_SSL: True},
                 errors,
             )
         ):
@@ -259,14 +277,11 @@ class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
             )
             self._abort_if_unique_id_configured()
             return self.async_create_entry(title=server.friendly_name, data=data)
-        return self.async_show_form(
+        return self._show(
             step_id="zeroconf_confirm",
-            data_schema=TOKEN_SCHEMA,
-            description_placeholders={
-                "name": self._discovered_name,
-                "url": self._discovered_url,
-            },
+            schema=TOKEN_SCHEMA,
             errors=errors,
+            placeholders={"name": self._discovered_name, "url": self._discovered_url},
         )
 
     async def async_step_reauth(
@@ -292,11 +307,11 @@ class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
             return self.async_update_reload_and_abort(
                 entry, data_updates={CONF_TOKEN: data[CONF_TOKEN]}
             )
-        return self.async_show_form(
+        return self._show(
             step_id="reauth_confirm",
-            data_schema=TOKEN_SCHEMA,
-            description_placeholders={"name": entry.title},
+            schema=TOKEN_SCHEMA,
             errors=errors,
+            placeholders={"name": entry.title},
         )
 
     async def async_step_reconfigure(
@@ -306,19 +321,24 @@ class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         entry = self._get_reconfigure_entry()
         if user_input is not None and (
-            checked := await self._async_validate(user_input, errors)
+            checked := await self._async_validate(
+                user_input, errors, stored_token=entry.data[CONF_TOKEN]
+            )
         ):
             server, data = checked
             await self.async_set_unique_id(server.machine_identifier)
             self._abort_if_unique_id_mismatch(reason="wrong_server")
             return self.async_update_reload_and_abort(entry, data_updates=data)
-        return self.async_show_form(
+        suggested = None
+        if user_input is None:
+            # The stored token is never put back into a form.
+            suggested = {k: v for k, v in entry.data.items() if k != CONF_TOKEN}
+        return self._show(
             step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(
-                USER_SCHEMA, _without_token(user_input or entry.data)
-            ),
-            description_placeholders={"name": entry.title},
+            schema=USER_SCHEMA,
             errors=errors,
+            placeholders={"name": entry.title},
+            suggested=suggested,
         )
 
 
@@ -330,10 +350,3 @@ def _follows_discovery(url: str) -> bool:
     except ValueError:
         return False
     return current.scheme == "http"
-
-
-def _without_token(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Suggest earlier input again, but never put a token back into a form."""
-    if values is None:
-        return None
-    return {key: value for key, value in values.items() if key != CONF_TOKEN}

@@ -156,14 +156,12 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
         LOGGER.debug(
             "%s is now %s %s", old.friendly_name, server.friendly_name, server.version
         )
-        device_registry = dr.async_get(self.hass)
-        device = device_registry.async_get_device(
-            identifiers={(DOMAIN, server.machine_identifier)}
+        dr.async_get(self.hass).async_get_or_create(
+            config_entry_id=self.config_entry.entry_id,
+            identifiers={(DOMAIN, server.machine_identifier)},
+            name=server.friendly_name,
+            sw_version=server.version,
         )
-        if device is not None:
-            device_registry.async_update_device(
-                device.id, name=server.friendly_name, sw_version=server.version
-            )
         if self.config_entry.title == old.friendly_name:
             self.hass.config_entries.async_update_entry(
                 self.config_entry, title=server.friendly_name

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 DOMAIN = "plex_butler"
 PRESSED = "button.living_room_plex_optimize_database"
-HEAVY = "button.living_room_plex_deep_media_analysis"
+HEAVY = "button.living_room_plex_run_deep_media_analysis"
 
 
 async def test_plex_butler_in_a_real_home_assistant(
