@@ -12,6 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 import difflib
 from enum import Enum
+from functools import lru_cache
 import re
 from typing import Final
 
@@ -104,21 +105,28 @@ def task_key(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", stripped).lower()
 
 
+@lru_cache(maxsize=256)
+def _spellings(name: str) -> tuple[str, str]:
+    """The folded name and key a user may type for a task; the same every call."""
+    return _fold(name), _fold(task_key(name))
+
+
 def match_task(requested: str, available: Collection[str]) -> str | None:
     """Find the server's task meant by what a user typed, or None.
 
     ``OptimizeDatabase``, ``optimizedatabase`` and ``optimize_database`` all
     name the same task, and the ``ButlerTask`` prefix of newer names is optional.
+    ``available`` may be the task dict itself: the exact name is then one lookup.
     """
-    # The server's own name, as automations usually send it, needs no folding:
-    # the search below costs more than the rest of the action's own work.
+    # The server's own name, as automations usually send it, needs no folding
+    # and no sorting: the search below costs more than the rest of the action.
     if requested in available:
         return requested
     wanted = _fold(requested)
     if not wanted:
         return None
-    for name in available:
-        if wanted in (_fold(name), _fold(task_key(name))):
+    for name in sorted(available):  # the first match in name order, as always
+        if wanted in _spellings(name):
             return name
     return None
 
