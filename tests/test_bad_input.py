@@ -1,4 +1,4 @@
-"""Bad input to the config flow and the action: a clear error, and no request.
+"""Bad input to the config flow: a clear error on the right field, and no request.
 
 Whatever the user types, the answer must name the field that is wrong, create
 nothing, and, if the input cannot be right, not bother the server at all (the
@@ -11,8 +11,6 @@ would surface as the flow's generic "unknown" error, which proves nothing.
 
 from __future__ import annotations
 
-from contextlib import suppress
-import importlib
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_USER
@@ -21,27 +19,12 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-import voluptuous as vol
 
 from custom_components.plex_butler.config_flow import InvalidInputError, normalize_url
 from custom_components.plex_butler.const import DOMAIN
 
 from .conftest import OWNER_TOKEN
 from .plex_simulator import PlexSimulator
-
-
-def _schema_errors() -> tuple[type[Exception], ...]:
-    """The errors of a rejected action schema: voluptuous, or probatio (HA 2026+)."""
-    errors: list[type[Exception]] = [vol.Invalid]
-    with suppress(ImportError):
-        errors.append(importlib.import_module("probatio").Invalid)
-    return tuple(errors)
-
-
-SCHEMA_ERRORS = _schema_errors()
-
-
-# --- config flow ---------------------------------------------------------------
 
 
 async def _submit(hass: HomeAssistant, url: str, token: str) -> dict[str, Any]:
@@ -80,6 +63,7 @@ async def _recover(
             OWNER_TOKEN,
             {CONF_URL: "invalid_url"},
         ),
+        ("http://127.0.0.1:{port}/#fragment", OWNER_TOKEN, {CONF_URL: "invalid_url"}),
         ("http://127.0.0.1 :{port}", OWNER_TOKEN, {CONF_URL: "invalid_url"}),
         ("http://127.0. 0.1:{port}", OWNER_TOKEN, {CONF_URL: "invalid_url"}),
         ("ftp://127.0.0.1:{port}", OWNER_TOKEN, {CONF_URL: "invalid_url"}),
@@ -88,13 +72,18 @@ async def _recover(
         ("http://127.0.0.1:-1", OWNER_TOKEN, {CONF_URL: "invalid_url"}),
         ("http://127.0.0.1:port", OWNER_TOKEN, {CONF_URL: "invalid_url"}),
         ("http://user:pass@127.0.0.1:{port}", OWNER_TOKEN, {CONF_URL: "invalid_url"}),
+        ("http://", OWNER_TOKEN, {CONF_URL: "invalid_url"}),
         ("", OWNER_TOKEN, {CONF_URL: "invalid_url"}),
         ("   ", OWNER_TOKEN, {CONF_URL: "invalid_url"}),
         ("http://127.0.0.1:{port}", "", {CONF_TOKEN: "invalid_token"}),
         ("http://127.0.0.1:{port}", "   ", {CONF_TOKEN: "invalid_token"}),
         ("http://127.0.0.1:{port}", "ab cd", {CONF_TOKEN: "invalid_token"}),
+        # One character over the limit; 512 itself is accepted (test_config_flow).
+        ("http://127.0.0.1:{port}", "x" * 513, {CONF_TOKEN: "invalid_token"}),
         ("http://127.0.0.1:{port}", "x" * 10_240, {CONF_TOKEN: "invalid_token"}),
         ("http://127.0.0.1:{port}", "tok\nen", {CONF_TOKEN: "invalid_token"}),
+        ("http://127.0.0.1:{port}", "tok\ten", {CONF_TOKEN: "invalid_token"}),
+        ("http://127.0.0.1:{port}", "token\x00", {CONF_TOKEN: "invalid_token"}),
     ],
 )
 async def test_flow_rejects_unusable_input_without_a_request(
@@ -159,7 +148,7 @@ async def test_flow_port_zero_is_tried_and_cannot_connect(
 async def test_reauth_rejects_a_blank_token_without_a_request(
     hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
 ) -> None:
-    """The reauth form checks the token like the user form does."""
+    """The reauth form checks the token like the user form does, then recovers."""
     result = await init_integration.start_reauth_flow(hass)
     sent = len(plex.requests)
 
@@ -171,6 +160,12 @@ async def test_reauth_rejects_a_blank_token_without_a_request(
     assert result["errors"] == {CONF_TOKEN: "invalid_token"}
     assert len(plex.requests) == sent
     assert init_integration.data[CONF_TOKEN] == OWNER_TOKEN
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_TOKEN: OWNER_TOKEN}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
 
 
 @pytest.mark.parametrize(
