@@ -2,17 +2,78 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import ipaddress
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntry, ConfigEntryState
+from homeassistant.const import ATTR_ENTITY_ID, CONF_TOKEN
+from homeassistant.core import HomeAssistant, ServiceResponse
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
-from custom_components.plex_butler.const import SCAN_INTERVAL
+from custom_components.plex_butler.const import (
+    DOMAIN,
+    SCAN_INTERVAL,
+    SERVICE_START_TASK,
+)
+
+# The button of an everyday task, enabled by default on every server generation.
+OPTIMIZE = "button.living_room_plex_optimize_database"
+
+
+async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> bool:
+    """Add and set up the entry; a failed setup shows in its state, not raised."""
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return result
+
+
+def entry_state(entry: ConfigEntry) -> ConfigEntryState:
+    """Read the state through a call, so mypy does not narrow it across awaits."""
+    return entry.state
+
+
+def state_of(hass: HomeAssistant, entity_id: str) -> str:
+    """The state of an entity that must exist."""
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.state
+
+
+def button_states(hass: HomeAssistant) -> set[str]:
+    """The states the buttons that exist are in (there must be some)."""
+    entity_ids = hass.states.async_entity_ids(BUTTON_DOMAIN)
+    assert entity_ids
+    return {state_of(hass, entity_id) for entity_id in entity_ids}
+
+
+async def press(hass: HomeAssistant, entity_id: str) -> None:
+    """Press a button the way the UI does, waiting for the press to finish."""
+    await hass.services.async_call(
+        BUTTON_DOMAIN, SERVICE_PRESS, {ATTR_ENTITY_ID: entity_id}, blocking=True
+    )
+
+
+async def start_task(
+    hass: HomeAssistant, data: Mapping[str, Any], *, return_response: bool = True
+) -> ServiceResponse:
+    """Call the start_task action the way automations do."""
+    return await hass.services.async_call(
+        DOMAIN,
+        SERVICE_START_TASK,
+        dict(data),
+        blocking=True,
+        return_response=return_response,
+    )
 
 
 def reauth_flows(hass: HomeAssistant, entry: ConfigEntry) -> list[Any]:
@@ -23,6 +84,18 @@ def reauth_flows(hass: HomeAssistant, entry: ConfigEntry) -> list[Any]:
         if flow["context"]["source"] == SOURCE_REAUTH
         and flow["context"].get("entry_id") == entry.entry_id
     ]
+
+
+async def finish_reauth(hass: HomeAssistant, entry: ConfigEntry, token: str) -> None:
+    """Answer the entry's one reauthentication flow with ``token``; it must succeed."""
+    (flow,) = reauth_flows(hass, entry)
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_TOKEN: token}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    # The entry reloads in the background.
+    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def poll_with_freezer(

@@ -1,36 +1,30 @@
-"""The task buttons: one per task the server reports, pressed over real HTTP."""
+"""The task buttons: one per task the server reports, pressed over real HTTP.
+
+A press that fails (server down, erroring, hanging, refusing the token) is
+part of the fault matrix in test_faults.py, next to the action's.
+"""
 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
-from homeassistant.const import (
-    ATTR_ENTITY_ID,
-    STATE_UNAVAILABLE,
-    STATE_UNKNOWN,
-    EntityCategory,
-)
+from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
-from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.plex_butler.const import DOMAIN
 from custom_components.plex_butler.tasks import KNOWN_TASKS, TaskProfile
 
-from .common import poll_with_freezer, reauth_flows
+from .common import OPTIMIZE, poll_with_freezer, press, setup_entry, state_of
 from .conftest import MACHINE_ID, OWNER_TOKEN
 from .plex_simulator import CURRENT_TASKS, OLD_TASKS, PlexSimulator, SimTask
 
-OPTIMIZE = "button.living_room_plex_optimize_database"
 FUTURE_TASK = SimTask("FutureTask", "Future Task")
 FUTURE = "button.living_room_plex_future_task"
 TRANSLATIONS = json.loads(
@@ -42,18 +36,6 @@ TRANSLATIONS = json.loads(
         / "en.json"
     ).read_text(encoding="utf-8")
 )
-
-
-async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-
-
-async def _press(hass: HomeAssistant, entity_id: str) -> None:
-    await hass.services.async_call(
-        BUTTON_DOMAIN, SERVICE_PRESS, {ATTR_ENTITY_ID: entity_id}, blocking=True
-    )
 
 
 def _entity_id(entity_registry: er.EntityRegistry, task: str) -> str:
@@ -76,7 +58,7 @@ async def test_one_button_per_task(
 ) -> None:
     """Whatever the server version, each task it lists gets exactly one button."""
     plex.set_tasks(tasks)
-    await _setup(hass, mock_config_entry)
+    assert await setup_entry(hass, mock_config_entry)
 
     entries = er.async_entries_for_config_entry(
         entity_registry, mock_config_entry.entry_id
@@ -100,7 +82,7 @@ async def test_known_tasks_have_translated_names(
 ) -> None:
     """Every task of both server generations is named from en.json, not the server."""
     plex.set_tasks(tasks)
-    await _setup(hass, mock_config_entry)
+    assert await setup_entry(hass, mock_config_entry)
 
     names = TRANSLATIONS["entity"]["button"]
     for task in tasks:
@@ -155,7 +137,7 @@ async def test_button_names_say_what_a_press_does(
 ) -> None:
     """Every name is a short order, as the device page shows it, never a noun."""
     plex.set_tasks(tasks)
-    await _setup(hass, mock_config_entry)
+    await setup_entry(hass, mock_config_entry)
 
     for task in tasks:
         state = hass.states.get(_entity_id(entity_registry, task.name))
@@ -177,7 +159,7 @@ async def test_category_and_default_enablement_follow_task_profile(
 ) -> None:
     """Everyday tasks are primary controls, heavy ones start disabled."""
     plex.set_tasks(tasks)
-    await _setup(hass, mock_config_entry)
+    assert await setup_entry(hass, mock_config_entry)
 
     for task in tasks:
         entry = entity_registry.async_get(_entity_id(entity_registry, task.name))
@@ -227,7 +209,7 @@ async def test_unknown_task_gets_a_working_button(
 ) -> None:
     """A task newer than the integration is named by its title and still starts."""
     plex.set_tasks([*CURRENT_TASKS, FUTURE_TASK])
-    await _setup(hass, mock_config_entry)
+    assert await setup_entry(hass, mock_config_entry)
 
     entry = entity_registry.async_get(FUTURE)
     assert entry is not None
@@ -238,128 +220,55 @@ async def test_unknown_task_gets_a_working_button(
     assert state is not None
     assert state.name == "Living Room Plex Future Task"
 
-    await _press(hass, FUTURE)
+    await press(hass, FUTURE)
 
     assert len(plex.requests_to("POST", "/butler/FutureTask")) == 1
     assert plex.is_running("FutureTask")
 
 
 async def test_press_starts_the_task(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    plex: PlexSimulator,
-    init_integration: MockConfigEntry,
+    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
 ) -> None:
-    """A press is one POST with the token in a header, and records the press time."""
-    await _press(hass, OPTIMIZE)
+    """A press is one POST with the token in a header, and nothing else."""
+    sent = len(plex.requests)
 
-    (request,) = plex.requests_to("POST", "/butler/OptimizeDatabase")
+    await press(hass, OPTIMIZE)
+
+    (request,) = plex.requests[sent:]
+    assert (request.method, request.path) == ("POST", "/butler/OptimizeDatabase")
     assert request.headers["X-Plex-Token"] == OWNER_TOKEN
     assert OWNER_TOKEN not in request.url
     assert request.status == 200
     assert plex.is_running("OptimizeDatabase")
-    state = hass.states.get(OPTIMIZE)
-    assert state is not None
-    assert state.state == dt_util.utcnow().isoformat()
 
 
 async def test_press_while_running_is_not_an_error(
     hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
 ) -> None:
     """Plex answers 202 to a task that already runs; the press still succeeds."""
-    await _press(hass, OPTIMIZE)
-    await _press(hass, OPTIMIZE)
+    await press(hass, OPTIMIZE)
+    await press(hass, OPTIMIZE)
 
     statuses = [r.status for r in plex.requests_to("POST", "/butler/OptimizeDatabase")]
     assert statuses == [200, 202]
 
 
-async def test_press_with_server_down_raises_cannot_connect(
-    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
-) -> None:
-    """A press that cannot reach the server fails loudly, in the user's language."""
-    await plex.stop()
-
-    with pytest.raises(HomeAssistantError) as exc_info:
-        await _press(hass, OPTIMIZE)
-
-    assert not isinstance(exc_info.value, ServiceValidationError)
-    assert exc_info.value.translation_domain == DOMAIN
-    assert exc_info.value.translation_key == "connection_refused"
-    assert str(exc_info.value).startswith("Living Room Plex refused the connection.")
-    assert OWNER_TOKEN not in str(exc_info.value)
-    assert OWNER_TOKEN not in repr(exc_info.value.translation_placeholders)
-
-
-async def test_press_with_server_error_raises_unexpected_response(
-    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
-) -> None:
-    """A 500 to the POST is reported as an unexpected answer."""
-    plex.fault = "500"
-
-    with pytest.raises(HomeAssistantError) as exc_info:
-        await _press(hass, OPTIMIZE)
-
-    assert exc_info.value.translation_key == "unexpected_response"
-    assert "500" in str(exc_info.value)
-    assert OWNER_TOKEN not in str(exc_info.value)
-
-
-async def test_press_that_hangs_raises_timeout(
-    hass: HomeAssistant,
-    monkeypatch: pytest.MonkeyPatch,
-    plex: PlexSimulator,
-    mock_config_entry: MockConfigEntry,
-) -> None:
-    """A server that never answers is given up on, with a timeout error."""
-    monkeypatch.setattr("custom_components.plex_butler.helpers.REQUEST_TIMEOUT", 0.2)
-    await _setup(hass, mock_config_entry)
-    plex.fault = "hang"
-
-    with pytest.raises(HomeAssistantError) as exc_info:
-        await _press(hass, OPTIMIZE)
-
-    assert exc_info.value.translation_key == "start_timeout"
-    assert str(exc_info.value) == (
-        "Living Room Plex did not answer within 0.2 s; the task may still have started"
-    )
-
-
-async def test_press_with_rejected_token_starts_reauth(
-    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
-) -> None:
-    """A 401 to a press asks the user for a new token."""
-    plex.fault = "401"
-    assert not reauth_flows(hass, init_integration)
-
-    with pytest.raises(HomeAssistantError) as exc_info:
-        await _press(hass, OPTIMIZE)
-    await hass.async_block_till_done()
-
-    assert exc_info.value.translation_key == "authentication_failed"
-    assert OWNER_TOKEN not in str(exc_info.value)
-    assert len(reauth_flows(hass, init_integration)) == 1
-
-
 async def test_press_of_task_gone_from_server(
     hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
 ) -> None:
-    """A 404 on press is no misuse; the message lists the tasks read after it."""
+    """A 404 on press is no misuse, and the button goes unavailable at once.
+
+    What the message lists (the tasks read after the 404) is the coordinator's
+    part, tested in test_coordinator.py.
+    """
     plex.set_tasks([t for t in CURRENT_TASKS if t.name != "OptimizeDatabase"])
 
     with pytest.raises(HomeAssistantError) as exc_info:
-        await _press(hass, OPTIMIZE)
+        await press(hass, OPTIMIZE)
 
     assert not isinstance(exc_info.value, ServiceValidationError)
-
     assert exc_info.value.translation_key == "task_not_on_server"
-    placeholders = exc_info.value.translation_placeholders or {}
-    assert placeholders["task"] == "OptimizeDatabase"
-    assert "OptimizeDatabase" not in placeholders["tasks"].split(", ")
-    assert "BackupDatabase" in placeholders["tasks"].split(", ")
-    state = hass.states.get(OPTIMIZE)
-    assert state is not None
-    assert state.state == STATE_UNAVAILABLE
+    assert state_of(hass, OPTIMIZE) == STATE_UNAVAILABLE
 
 
 async def test_new_task_gets_a_button_after_next_poll(
@@ -412,56 +321,3 @@ async def test_disappearing_task_turns_unavailable_then_back(
     state = hass.states.get(OPTIMIZE)
     assert state is not None
     assert state.state == STATE_UNKNOWN
-
-
-async def test_server_down_logged_once_and_recovery_logged_once(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    caplog: pytest.LogCaptureFixture,
-    plex: PlexSimulator,
-    init_integration: MockConfigEntry,
-) -> None:
-    """Two failed polls make every button unavailable but log only one error."""
-    caplog.set_level(logging.INFO, logger="custom_components.plex_butler")
-    await plex.stop()
-
-    await poll_with_freezer(hass, freezer)
-    await poll_with_freezer(hass, freezer)
-
-    buttons = hass.states.async_entity_ids(BUTTON_DOMAIN)
-    assert buttons
-    for entity_id in buttons:
-        state = hass.states.get(entity_id)
-        assert state is not None
-        assert state.state == STATE_UNAVAILABLE, entity_id
-    errors = [r for r in caplog.records if "Error fetching" in r.getMessage()]
-    assert len(errors) == 1
-    assert OWNER_TOKEN not in caplog.text
-
-    await plex.start()
-    await poll_with_freezer(hass, freezer)
-    await poll_with_freezer(hass, freezer)
-
-    for entity_id in buttons:
-        state = hass.states.get(entity_id)
-        assert state is not None
-        assert state.state == STATE_UNKNOWN, entity_id
-    recovered = [r for r in caplog.records if "recovered" in r.getMessage()]
-    assert len(recovered) == 1
-
-
-async def test_rejected_token_while_polling_starts_reauth(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    plex: PlexSimulator,
-    init_integration: MockConfigEntry,
-) -> None:
-    """A token revoked after setup is noticed by the next poll."""
-    plex.fault = "401"
-
-    await poll_with_freezer(hass, freezer)
-
-    assert len(reauth_flows(hass, init_integration)) == 1
-    state = hass.states.get(OPTIMIZE)
-    assert state is not None
-    assert state.state == STATE_UNAVAILABLE

@@ -2,7 +2,8 @@
 
 Every fault comes from the simulator over a real socket. For each one the
 integration must fail in a bounded, translated, token-free way, log it once
-(not as a crash), and recover by itself when the server is back.
+(not as a crash), and recover by itself when the server is back. A refused
+token is a fault too: it asks the user for a new one instead.
 
 Sockets: Home Assistant's shared aiohttp session keeps an idle keep-alive
 connection to a server it talked to; while the server lives that is how the
@@ -20,11 +21,9 @@ from collections.abc import Iterator
 from datetime import timedelta
 import logging
 
-from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
-from homeassistant.const import ATTR_ENTITY_ID, CONF_TOKEN, STATE_UNAVAILABLE
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.util import dt as dt_util
 import psutil  # type: ignore[import-untyped]
@@ -36,35 +35,54 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.plex_butler.const import DOMAIN
 
-from .common import poll
+from .common import (
+    OPTIMIZE,
+    button_states,
+    entry_state,
+    finish_reauth,
+    poll,
+    press,
+    reauth_flows,
+    setup_entry,
+    start_task,
+    state_of,
+)
 from .conftest import OWNER_TOKEN
 from .plex_simulator import PlexSimulator
 
-ENTITY = "button.living_room_plex_optimize_database"
 TASK = "OptimizeDatabase"
 INTEGRATION_LOGGER = "custom_components.plex_butler"
 
 # Faults after which the server answers nothing usable, with the translation
 # key of the error a caller sees and a phrase of its rendered message.
 # "down" is not a simulator switch: the simulator is stopped (refused).
+# The short_timeout fixture below makes "hang" give up after 0.3 s.
 FAILING = {
-    "down": ("connection_refused", "refused the connection"),
-    "hang": ("start_timeout", "did not answer within"),
-    "reset": ("cannot_connect", "Could not reach"),
+    "down": ("connection_refused", "Living Room Plex refused the connection."),
+    "hang": ("start_timeout", "Living Room Plex did not answer within 0.3 s"),
+    "reset": ("cannot_connect", "Could not reach Living Room Plex"),
     "500": ("unexpected_response", "HTTP status 500"),
     "503": ("unexpected_response", "HTTP status 503"),
     "redirect": ("unexpected_response", "HTTP status 302"),
 }
 # Bad bodies with status 200: only a GET reads a body.
 BAD_BODIES = {
-    "html": "answered unexpectedly",
-    "truncated": "answered unexpectedly",
-    "garbage": "answered unexpectedly",
+    "html": "Living Room Plex answered unexpectedly",
+    "truncated": "Living Room Plex answered unexpectedly",
+    "garbage": "Living Room Plex answered unexpectedly",
 }
 FAILING_READS = {
     **{fault: phrase for fault, (_, phrase) in FAILING.items()},
     **BAD_BODIES,
 }
+# A fault at setup strikes every request, or ("/butler") only the task list,
+# after the identity read worked. A stopped server cannot fail half-way.
+SETUP_FAULTS = [
+    *((fault, None) for fault in sorted(FAILING_READS)),
+    *((fault, "/butler") for fault in sorted(FAILING_READS) if fault != "down"),
+]
+# The statuses with which Plex refuses a token.
+REJECTED = ["401", "403"]
 
 
 @pytest.fixture(autouse=True)
@@ -79,17 +97,19 @@ def info_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
 
 
-async def _break(plex: PlexSimulator, fault: str) -> None:
+async def _break(plex: PlexSimulator, fault: str, path: str | None = None) -> None:
     if fault == "down":
         await plex.stop()
     else:
         plex.fault = fault
+        plex.fault_path = path
 
 
 async def _mend(plex: PlexSimulator, fault: str) -> None:
     if fault == "down":
         await plex.start()
     plex.fault = None
+    plex.fault_path = None
     plex.release_hung()
 
 
@@ -136,146 +156,20 @@ def _assert_no_crash_logged(caplog: pytest.LogCaptureFixture) -> None:
     assert OWNER_TOKEN not in caplog.text
 
 
-def _assert_token_free(err: BaseException) -> None:
+def _assert_token_free(err: HomeAssistantError) -> None:
     assert OWNER_TOKEN not in str(err)
     assert OWNER_TOKEN not in repr(err)
+    assert OWNER_TOKEN not in repr(err.translation_placeholders)
     assert OWNER_TOKEN not in str(err.__cause__)
 
 
-def _button_state(hass: HomeAssistant) -> str:
-    state = hass.states.get(ENTITY)
-    assert state is not None
-    return state.state
-
-
-def _entry_state(entry: MockConfigEntry) -> ConfigEntryState:
-    """Read the state through a call, so type checkers do not keep an old one."""
-    return entry.state
-
-
-async def _press(hass: HomeAssistant) -> None:
-    await hass.services.async_call(
-        BUTTON_DOMAIN, SERVICE_PRESS, {ATTR_ENTITY_ID: ENTITY}, blocking=True
-    )
-
-
-async def _start_by_action(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    response = await hass.services.async_call(
-        DOMAIN,
-        "start_task",
-        {"config_entry_id": entry.entry_id, "task": TASK},
-        blocking=True,
-        return_response=True,
-    )
-    assert response == {"task": TASK, "result": "started"}
-
-
 async def _start(hass: HomeAssistant, entry: MockConfigEntry, how: str) -> None:
+    """Start the task by pressing its button or by calling the action."""
     if how == "button":
-        await _press(hass)
-    else:
-        await _start_by_action(hass, entry)
-
-
-def _reauth_flows(hass: HomeAssistant) -> list[str]:
-    return [
-        flow["flow_id"]
-        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-        if flow["context"]["source"] == SOURCE_REAUTH
-    ]
-
-
-async def _finish_reauth(hass: HomeAssistant, flow_id: str) -> None:
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_TOKEN: OWNER_TOKEN}
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reauth_successful"
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
-# --- setup -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("fault", sorted(FAILING_READS))
-async def test_setup_fault_retries_and_recovers(
-    hass: HomeAssistant,
-    plex: PlexSimulator,
-    mock_config_entry: MockConfigEntry,
-    caplog: pytest.LogCaptureFixture,
-    fault: str,
-) -> None:
-    """A broken server at startup means "retry later", and the retry succeeds."""
-    await _break(plex, fault)
-    mock_config_entry.add_to_hass(hass)
-
-    assert not await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-
-    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
-    assert FAILING_READS[fault] in (mock_config_entry.reason or "")
-    assert OWNER_TOKEN not in (mock_config_entry.reason or "")
-    assert hass.states.get(ENTITY) is None
-    assert not [r for r in plex.requests if r.path == "/elsewhere"]
-
-    await _mend(plex, fault)
-    await _retry_setup(hass)
-
-    assert _entry_state(mock_config_entry) is ConfigEntryState.LOADED
-    assert _button_state(hass) != STATE_UNAVAILABLE
-    _assert_no_crash_logged(caplog)
-    await _assert_nothing_left_open(hass, plex)
-
-
-async def test_setup_reads_xml_when_json_was_asked(
-    hass: HomeAssistant, plex: PlexSimulator, mock_config_entry: MockConfigEntry
-) -> None:
-    """A proxy that drops the Accept header makes Plex answer XML: that works."""
-    plex.fault = "xml"
-    mock_config_entry.add_to_hass(hass)
-
-    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-
-    assert _entry_state(mock_config_entry) is ConfigEntryState.LOADED
-    state = hass.states.get(ENTITY)
-    assert state is not None
-    assert state.state != STATE_UNAVAILABLE
-    assert state.attributes["friendly_name"] == "Living Room Plex Optimize database"
-    assert plex.requests_to("GET", "/butler")[-1].headers["Accept"] == (
-        "application/json"
-    )
-    await _assert_nothing_left_open(hass, plex)
-
-
-async def test_setup_rejected_token_starts_reauth(
-    hass: HomeAssistant,
-    plex: PlexSimulator,
-    mock_config_entry: MockConfigEntry,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """A 401 at startup is not retried: the user is asked for a new token."""
-    plex.fault = "401"
-    mock_config_entry.add_to_hass(hass)
-
-    assert not await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-
-    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
-    assert mock_config_entry.error_reason_translation_key == "authentication_failed"
-    flows = _reauth_flows(hass)
-    assert len(flows) == 1
-
-    plex.fault = None
-    await _finish_reauth(hass, flows[0])
-
-    assert _entry_state(mock_config_entry) is ConfigEntryState.LOADED
-    assert _button_state(hass) != STATE_UNAVAILABLE
-    _assert_no_crash_logged(caplog)
-    await _assert_nothing_left_open(hass, plex)
-
-
-# --- polling -----------------------------------------------------------------
+        await press(hass, OPTIMIZE)
+        return
+    response = await start_task(hass, {"config_entry_id": entry.entry_id, "task": TASK})
+    assert response == {"task": TASK, "result": "started"}
 
 
 def _poll_failures(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -294,6 +188,93 @@ def _poll_recoveries(caplog: pytest.LogCaptureFixture) -> list[str]:
     ]
 
 
+# --- setup -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("fault", "path"), SETUP_FAULTS)
+async def test_setup_fault_retries_and_recovers(
+    hass: HomeAssistant,
+    plex: PlexSimulator,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+    *,
+    fault: str,
+    path: str | None,
+) -> None:
+    """A broken server at startup means "retry later", and the retry succeeds."""
+    await _break(plex, fault, path)
+
+    assert not await setup_entry(hass, mock_config_entry)
+
+    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+    assert FAILING_READS[fault] in (mock_config_entry.reason or "")
+    assert OWNER_TOKEN not in (mock_config_entry.reason or "")
+    assert hass.states.get(OPTIMIZE) is None
+    assert not reauth_flows(hass, mock_config_entry)
+    assert not [r for r in plex.requests if r.path == "/elsewhere"]
+    if path == "/butler":  # the identity read got through first
+        assert [r.status for r in plex.requests_to("GET", "/")] == [200]
+
+    await _mend(plex, fault)
+    await _retry_setup(hass)
+
+    assert entry_state(mock_config_entry) is ConfigEntryState.LOADED
+    assert button_states(hass) == {STATE_UNKNOWN}
+    _assert_no_crash_logged(caplog)
+    await _assert_nothing_left_open(hass, plex)
+
+
+@pytest.mark.parametrize("status", REJECTED)
+async def test_setup_rejected_token_starts_reauth(
+    hass: HomeAssistant,
+    plex: PlexSimulator,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+    status: str,
+) -> None:
+    """A refused token at startup is not retried: the user is asked for a new one."""
+    plex.fault = status
+
+    assert not await setup_entry(hass, mock_config_entry)
+
+    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+    assert mock_config_entry.error_reason_translation_key == "authentication_failed"
+    assert len(reauth_flows(hass, mock_config_entry)) == 1
+    assert hass.states.get(OPTIMIZE) is None
+
+    plex.fault = None
+    await finish_reauth(hass, mock_config_entry, OWNER_TOKEN)
+
+    assert entry_state(mock_config_entry) is ConfigEntryState.LOADED
+    assert button_states(hass) == {STATE_UNKNOWN}
+    _assert_no_crash_logged(caplog)
+    await _assert_nothing_left_open(hass, plex)
+
+
+async def test_xml_answers_work_at_setup_and_in_polls(
+    hass: HomeAssistant,
+    plex: PlexSimulator,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A proxy that drops the Accept header makes Plex answer XML: that works."""
+    plex.fault = "xml"
+
+    assert await setup_entry(hass, mock_config_entry)
+    await poll(hass)
+
+    reads = plex.requests_to("GET", "/butler")
+    assert [r.status for r in reads] == [200, 200]
+    assert {r.headers["Accept"] for r in reads} == {"application/json"}
+    assert button_states(hass) == {STATE_UNKNOWN}
+    assert _poll_failures(caplog) == []
+    _assert_no_crash_logged(caplog)
+    await _assert_nothing_left_open(hass, plex)
+
+
+# --- polling -----------------------------------------------------------------
+
+
 @pytest.mark.parametrize("fault", sorted(FAILING_READS))
 async def test_polling_fault_makes_buttons_unavailable_until_server_is_back(
     hass: HomeAssistant,
@@ -302,17 +283,18 @@ async def test_polling_fault_makes_buttons_unavailable_until_server_is_back(
     caplog: pytest.LogCaptureFixture,
     fault: str,
 ) -> None:
-    """Two failed polls: unavailable, logged once; then back, logged once."""
+    """Every button goes unavailable, logged once; then back, logged once."""
     await _break(plex, fault)
     await poll(hass)
-    assert _button_state(hass) == STATE_UNAVAILABLE
+    assert button_states(hass) == {STATE_UNAVAILABLE}
 
     await poll(hass)
-    assert hass.states.get(ENTITY).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    assert button_states(hass) == {STATE_UNAVAILABLE}
 
     await _mend(plex, fault)
     await poll(hass)
-    assert hass.states.get(ENTITY).state != STATE_UNAVAILABLE  # type: ignore[union-attr]
+    assert button_states(hass) == {STATE_UNKNOWN}
+    await poll(hass)
 
     failures = _poll_failures(caplog)
     assert len(failures) == 1
@@ -323,45 +305,29 @@ async def test_polling_fault_makes_buttons_unavailable_until_server_is_back(
     await _assert_nothing_left_open(hass, plex)
 
 
-async def test_polling_reads_xml_when_json_was_asked(
-    hass: HomeAssistant,
-    plex: PlexSimulator,
-    init_integration: MockConfigEntry,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """XML answers keep the buttons available and log nothing."""
-    plex.fault = "xml"
-    before = len(plex.requests_to("GET", "/butler"))
-    await poll(hass)
-
-    assert len(plex.requests_to("GET", "/butler")) == before + 1
-    assert hass.states.get(ENTITY).state != STATE_UNAVAILABLE  # type: ignore[union-attr]
-    assert _poll_failures(caplog) == []
-    await _assert_nothing_left_open(hass, plex)
-
-
+@pytest.mark.parametrize("status", REJECTED)
 async def test_polling_rejected_token_starts_reauth_and_recovers_after_it(
     hass: HomeAssistant,
     plex: PlexSimulator,
     init_integration: MockConfigEntry,
     caplog: pytest.LogCaptureFixture,
+    status: str,
 ) -> None:
-    """A 401 mid-operation: unavailable, reauth offered, polling paused until then."""
-    plex.fault = "401"
+    """A refused token mid-operation: unavailable, reauth offered, polls paused."""
+    plex.fault = status
     await poll(hass)
 
-    assert hass.states.get(ENTITY).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
-    flows = _reauth_flows(hass)
-    assert len(flows) == 1
+    assert button_states(hass) == {STATE_UNAVAILABLE}
+    assert len(reauth_flows(hass, init_integration)) == 1
     polls = len(plex.requests_to("GET", "/butler"))
     await poll(hass)
     assert len(plex.requests_to("GET", "/butler")) == polls  # no hammering
 
     plex.fault = None
-    await _finish_reauth(hass, flows[0])
+    await finish_reauth(hass, init_integration, OWNER_TOKEN)
 
     assert init_integration.state is ConfigEntryState.LOADED
-    assert hass.states.get(ENTITY).state != STATE_UNAVAILABLE  # type: ignore[union-attr]
+    assert button_states(hass) == {STATE_UNKNOWN}
     failures = _poll_failures(caplog)
     assert len(failures) == 1
     assert "rejected the Plex token" in failures[0]
@@ -403,7 +369,8 @@ async def test_start_fault_raises_translated_error_then_works_again(
     await _start(hass, init_integration, how)
 
     assert plex.is_running(TASK)
-    assert hass.states.get(ENTITY).state != STATE_UNAVAILABLE  # type: ignore[union-attr]
+    # A pressed button's state is the press time; what matters is availability.
+    assert state_of(hass, OPTIMIZE) != STATE_UNAVAILABLE
     _assert_no_crash_logged(caplog)
     await _assert_nothing_left_open(hass, plex)
 
@@ -435,15 +402,19 @@ async def test_start_ignores_the_body_of_a_200(
 
 
 @pytest.mark.parametrize("how", ["button", "action"])
+@pytest.mark.parametrize("status", REJECTED)
 async def test_start_with_rejected_token_starts_reauth(
     hass: HomeAssistant,
     plex: PlexSimulator,
     init_integration: MockConfigEntry,
     caplog: pytest.LogCaptureFixture,
+    *,
+    status: str,
     how: str,
 ) -> None:
-    """A 401 on a start says so and asks the user for a new token."""
-    plex.fault = "401"
+    """A refused token on a start says so and asks the user for a new token."""
+    plex.fault = status
+    assert not reauth_flows(hass, init_integration)
 
     with pytest.raises(HomeAssistantError) as exc_info:
         await _start(hass, init_integration, how)
@@ -451,9 +422,10 @@ async def test_start_with_rejected_token_starts_reauth(
 
     err = exc_info.value
     assert not isinstance(err, ServiceValidationError)
+    assert err.translation_domain == DOMAIN
     assert err.translation_key == "authentication_failed"
     _assert_token_free(err)
-    assert len(_reauth_flows(hass)) == 1
+    assert len(reauth_flows(hass, init_integration)) == 1
 
     plex.fault = None
     await _start(hass, init_integration, how)

@@ -1,13 +1,17 @@
-"""Setting up and unloading a config entry against the simulated server."""
+"""Setting up and unloading a config entry against the simulated server.
+
+How setup copes with a broken server or a refused token, in every phase, is
+the fault matrix of test_faults.py; here are the tokens and servers a setup
+meets on a healthy server, and the unload.
+"""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import (
+    ATTR_RESTORED,
     CONF_TOKEN,
     CONF_URL,
     CONF_VERIFY_SSL,
@@ -16,23 +20,13 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
-import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_fire_time_changed,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.plex_butler.const import (
-    DOMAIN,
-    SCAN_INTERVAL,
-    SERVICE_START_TASK,
-)
+from custom_components.plex_butler.const import DOMAIN, SERVICE_START_TASK
 
-from .common import reauth_flows
+from .common import OPTIMIZE, poll_with_freezer, reauth_flows, setup_entry
 from .conftest import MACHINE_ID, SHARED_TOKEN
 from .plex_simulator import PlexSimulator
-
-OPTIMIZE = "button.living_room_plex_optimize_database"
 
 
 def _entry(plex: PlexSimulator, *, token: str, unique_id: str) -> MockConfigEntry:
@@ -42,18 +36,6 @@ def _entry(plex: PlexSimulator, *, token: str, unique_id: str) -> MockConfigEntr
         unique_id=unique_id,
         data={CONF_URL: plex.url, CONF_TOKEN: token, CONF_VERIFY_SSL: True},
     )
-
-
-async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    """Add and set up the entry; failure is reported by its state, not raised."""
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-
-
-def _state(entry: MockConfigEntry) -> ConfigEntryState:
-    """Read the state through a call, so mypy does not narrow it across awaits."""
-    return entry.state
 
 
 async def test_setup_creates_one_service_device(
@@ -94,104 +76,13 @@ async def test_setup_reads_identity_and_tasks_with_owner_token(
     assert all("X-Plex-Token" not in r.query_string for r in plex.requests)
 
 
-async def test_setup_retries_while_server_is_down(
-    hass: HomeAssistant, plex: PlexSimulator, mock_config_entry: MockConfigEntry
-) -> None:
-    """A server that is off is expected to come back: retry, don't fail."""
-    await plex.stop()
-
-    await _setup(hass, mock_config_entry)
-
-    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
-
-
-@pytest.mark.parametrize(
-    ("fault", "fault_path"),
-    [
-        ("500", None),
-        ("garbage", None),
-        ("html", None),
-        ("html", "/butler"),
-        ("truncated", "/butler"),
-        ("503", "/butler"),
-        ("redirect", None),
-        ("reset", None),
-        ("garbage", "/butler"),
-    ],
-)
-async def test_setup_retries_on_broken_answers(
-    hass: HomeAssistant,
-    plex: PlexSimulator,
-    mock_config_entry: MockConfigEntry,
-    fault: str,
-    fault_path: str | None,
-) -> None:
-    """Answers that cannot be used are treated as a passing server problem."""
-    plex.fault = fault
-    plex.fault_path = fault_path
-
-    await _setup(hass, mock_config_entry)
-
-    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
-    assert not reauth_flows(hass, mock_config_entry)
-
-
-async def test_setup_retry_succeeds_once_server_is_back(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    plex: PlexSimulator,
-    mock_config_entry: MockConfigEntry,
-) -> None:
-    """After a failed start the entry loads by itself when the server answers."""
-    plex.fault = "500"
-    await _setup(hass, mock_config_entry)
-    assert _state(mock_config_entry) is ConfigEntryState.SETUP_RETRY
-
-    plex.fault = None
-    freezer.tick(timedelta(minutes=1))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-    assert _state(mock_config_entry) is ConfigEntryState.LOADED
-    assert hass.states.get(OPTIMIZE) is not None
-
-
-async def test_setup_reads_xml_answers(
-    hass: HomeAssistant, plex: PlexSimulator, mock_config_entry: MockConfigEntry
-) -> None:
-    """A proxy that drops the Accept header makes Plex answer XML; that works too."""
-    plex.fault = "xml"
-
-    await _setup(hass, mock_config_entry)
-
-    assert mock_config_entry.state is ConfigEntryState.LOADED
-    assert hass.states.get(OPTIMIZE) is not None
-    assert hass.states.get("button.living_room_plex_refresh_libraries") is not None
-
-
-@pytest.mark.parametrize("fault", ["401", "403"])
-async def test_setup_with_rejected_token_starts_reauth(
-    hass: HomeAssistant,
-    plex: PlexSimulator,
-    mock_config_entry: MockConfigEntry,
-    fault: str,
-) -> None:
-    """A token the server refuses cannot fix itself: ask the user for a new one."""
-    plex.fault = fault
-
-    await _setup(hass, mock_config_entry)
-
-    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
-    assert len(reauth_flows(hass, mock_config_entry)) == 1
-
-
 async def test_setup_with_wrong_token_starts_reauth(
     hass: HomeAssistant, plex: PlexSimulator
 ) -> None:
     """The server's own 401 for an unknown token leads to reauthentication."""
     entry = _entry(plex, token="not-a-valid-token", unique_id=MACHINE_ID)
 
-    await _setup(hass, entry)
+    assert not await setup_entry(hass, entry)
 
     assert entry.state is ConfigEntryState.SETUP_ERROR
     assert len(reauth_flows(hass, entry)) == 1
@@ -205,7 +96,7 @@ async def test_setup_with_shared_users_token_starts_reauth(
     """A shared user's token reads the server but not the butler: reauth too."""
     entry = _entry(plex, token=SHARED_TOKEN, unique_id=MACHINE_ID)
 
-    await _setup(hass, entry)
+    assert not await setup_entry(hass, entry)
 
     assert [r.status for r in plex.requests_to("GET", "/")] == [200]
     assert [r.status for r in plex.requests_to("GET", "/butler")] == [401]
@@ -219,7 +110,7 @@ async def test_setup_against_a_different_server_fails(
     """If the URL now leads to another server, don't attach its tasks to this entry."""
     entry = _entry(plex, token=plex.token, unique_id="f" * 40)
 
-    await _setup(hass, entry)
+    assert not await setup_entry(hass, entry)
 
     assert entry.state is ConfigEntryState.SETUP_ERROR
     assert not reauth_flows(hass, entry)
@@ -235,21 +126,29 @@ async def test_unload_removes_buttons(
     plex: PlexSimulator,
     init_integration: MockConfigEntry,
 ) -> None:
-    """Unloading leaves the registry entries but no live buttons."""
+    """Unloading leaves the registry entries but no live buttons.
+
+    Home Assistant marks the removed entities of enabled registry entries as
+    restored and unavailable; disabled ones never had a state.
+    """
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     await hass.async_block_till_done()
 
     assert init_integration.state is ConfigEntryState.NOT_LOADED
-    entity_ids = [
-        entry.entity_id
-        for entry in er.async_entries_for_config_entry(
-            entity_registry, init_integration.entry_id
-        )
-    ]
-    assert OPTIMIZE in entity_ids
-    for entity_id in entity_ids:
-        state = hass.states.get(entity_id)
-        assert state is None or state.state == STATE_UNAVAILABLE, entity_id
+    entries = er.async_entries_for_config_entry(
+        entity_registry, init_integration.entry_id
+    )
+    assert OPTIMIZE in {entry.entity_id for entry in entries}
+    for entry in entries:
+        state = hass.states.get(entry.entity_id)
+        if entry.disabled_by is not None:
+            assert state is None, entry.entity_id
+            continue
+        assert state is not None, entry.entity_id
+        assert (state.state, state.attributes.get(ATTR_RESTORED)) == (
+            STATE_UNAVAILABLE,
+            True,
+        ), entry.entity_id
 
 
 async def test_unloaded_entry_stops_polling(
@@ -259,17 +158,14 @@ async def test_unloaded_entry_stops_polling(
     init_integration: MockConfigEntry,
 ) -> None:
     """After unload nothing talks to the server any more."""
-    freezer.tick(SCAN_INTERVAL)
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await poll_with_freezer(hass, freezer)
     # Polling runs while loaded, so the check below can tell a difference.
     assert len(plex.requests_to("GET", "/butler")) == 2
 
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     await hass.async_block_till_done()
-    freezer.tick(SCAN_INTERVAL * 3)
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    for _ in range(3):
+        await poll_with_freezer(hass, freezer)
 
     assert len(plex.requests_to("GET", "/butler")) == 2
 

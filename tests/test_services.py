@@ -1,36 +1,24 @@
-"""The plex_butler.start_task action, called the way automations call it."""
+"""The plex_butler.start_task action, called the way automations call it.
+
+A start that fails on the server's side (down, erroring, hanging, refusing
+the token) is part of the fault matrix in test_faults.py, next to the button's;
+a task the server dropped is the coordinator's, in test_coordinator.py.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.core import HomeAssistant, ServiceResponse
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 
-from custom_components.plex_butler.const import DOMAIN, SERVICE_START_TASK
 from custom_components.plex_butler.tasks import task_key
 
-from .common import reauth_flows
-from .conftest import OWNER_TOKEN
+from .common import setup_entry, start_task
 from .plex_simulator import CURRENT_TASKS, PlexSimulator, SimTask
-
-
-async def _start_task(
-    hass: HomeAssistant,
-    data: dict[str, Any],
-    *,
-    return_response: bool = True,
-) -> ServiceResponse:
-    return await hass.services.async_call(
-        DOMAIN,
-        SERVICE_START_TASK,
-        data,
-        blocking=True,
-        return_response=return_response,
-    )
 
 
 def _posts(plex: PlexSimulator) -> list[str]:
@@ -43,11 +31,11 @@ async def test_start_then_already_running(
     """The response tells a fresh start from a task that was already running."""
     data = {"config_entry_id": init_integration.entry_id, "task": "OptimizeDatabase"}
 
-    assert await _start_task(hass, data) == {
+    assert await start_task(hass, data) == {
         "task": "OptimizeDatabase",
         "result": "started",
     }
-    assert await _start_task(hass, data) == {
+    assert await start_task(hass, data) == {
         "task": "OptimizeDatabase",
         "result": "already_running",
     }
@@ -74,7 +62,7 @@ async def test_task_spellings(
     expected: str,
 ) -> None:
     """Users may type the Plex name or the snake_case key, in any case."""
-    response = await _start_task(
+    response = await start_task(
         hass, {"config_entry_id": init_integration.entry_id, "task": requested}
     )
 
@@ -86,7 +74,7 @@ async def test_without_response(
     hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
 ) -> None:
     """Scripts that don't ask for a response still start the task."""
-    response = await _start_task(
+    response = await start_task(
         hass,
         {"config_entry_id": init_integration.entry_id, "task": "backup_database"},
         return_response=False,
@@ -121,11 +109,9 @@ async def test_tasks_unknown_to_the_integration_can_be_started(
             SimTask("ButlerTaskFutureMarkers", "Generate Future Markers"),
         ]
     )
-    mock_config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
+    assert await setup_entry(hass, mock_config_entry)
 
-    response = await _start_task(
+    response = await start_task(
         hass, {"config_entry_id": mock_config_entry.entry_id, "task": requested}
     )
 
@@ -160,7 +146,7 @@ async def test_unknown_task_lists_valid_ones(
     """A typo is the caller's mistake: nothing is sent, and the valid names shown."""
     sent = len(plex.requests)
     with pytest.raises(ServiceValidationError) as exc_info:
-        await _start_task(
+        await start_task(
             hass, {"config_entry_id": init_integration.entry_id, "task": task}
         )
 
@@ -194,7 +180,7 @@ async def test_unknown_task_suggests_the_closest(
 ) -> None:
     """A near miss names the task probably meant, in the form users type."""
     with pytest.raises(ServiceValidationError) as exc_info:
-        await _start_task(
+        await start_task(
             hass, {"config_entry_id": init_integration.entry_id, "task": task}
         )
 
@@ -213,7 +199,7 @@ async def test_unknown_entry_id(
 ) -> None:
     """An entry id that doesn't exist is reported as such."""
     with pytest.raises(ServiceValidationError) as exc_info:
-        await _start_task(
+        await start_task(
             hass, {"config_entry_id": "no-such-entry", "task": "OptimizeDatabase"}
         )
 
@@ -230,7 +216,7 @@ async def test_entry_of_another_integration(
     other.add_to_hass(hass)
 
     with pytest.raises(ServiceValidationError) as exc_info:
-        await _start_task(
+        await start_task(
             hass, {"config_entry_id": other.entry_id, "task": "OptimizeDatabase"}
         )
 
@@ -246,7 +232,7 @@ async def test_unloaded_entry(
     await hass.async_block_till_done()
 
     with pytest.raises(ServiceValidationError) as exc_info:
-        await _start_task(
+        await start_task(
             hass,
             {"config_entry_id": init_integration.entry_id, "task": "OptimizeDatabase"},
         )
@@ -261,72 +247,15 @@ async def test_entry_that_failed_to_set_up(
 ) -> None:
     """An entry waiting to retry setup is not loaded either."""
     await plex.stop()
-    mock_config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
+    assert not await setup_entry(hass, mock_config_entry)
 
     with pytest.raises(ServiceValidationError) as exc_info:
-        await _start_task(
+        await start_task(
             hass,
             {"config_entry_id": mock_config_entry.entry_id, "task": "OptimizeDatabase"},
         )
 
     assert exc_info.value.translation_key == "entry_not_loaded"
-
-
-async def test_server_down(
-    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
-) -> None:
-    """A server that went away is a failure, not a misuse."""
-    await plex.stop()
-
-    with pytest.raises(HomeAssistantError) as exc_info:
-        await _start_task(
-            hass,
-            {"config_entry_id": init_integration.entry_id, "task": "OptimizeDatabase"},
-        )
-
-    assert not isinstance(exc_info.value, ServiceValidationError)
-    assert exc_info.value.translation_key == "connection_refused"
-    assert OWNER_TOKEN not in str(exc_info.value)
-
-
-async def test_rejected_token_starts_reauth(
-    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
-) -> None:
-    """A 401 to the action asks the user for a new token."""
-    plex.fault = "401"
-
-    with pytest.raises(HomeAssistantError) as exc_info:
-        await _start_task(
-            hass,
-            {"config_entry_id": init_integration.entry_id, "task": "OptimizeDatabase"},
-        )
-    await hass.async_block_till_done()
-
-    assert not isinstance(exc_info.value, ServiceValidationError)
-    assert exc_info.value.translation_key == "authentication_failed"
-    assert OWNER_TOKEN not in str(exc_info.value)
-    assert len(reauth_flows(hass, init_integration)) == 1
-
-
-async def test_task_removed_from_server_since_last_poll(
-    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
-) -> None:
-    """A 404 for a task the server listed is no misuse; the list is read after it."""
-    plex.set_tasks([t for t in CURRENT_TASKS if t.name != "MusicAnalysis"])
-
-    with pytest.raises(HomeAssistantError) as exc_info:
-        await _start_task(
-            hass,
-            {"config_entry_id": init_integration.entry_id, "task": "music_analysis"},
-        )
-
-    assert not isinstance(exc_info.value, ServiceValidationError)
-    assert exc_info.value.translation_key == "task_not_on_server"
-    placeholders = exc_info.value.translation_placeholders or {}
-    assert placeholders["task"] == "MusicAnalysis"
-    assert "MusicAnalysis" not in placeholders["tasks"].split(", ")
 
 
 @pytest.mark.parametrize(
@@ -349,6 +278,6 @@ async def test_schema_rejects_bad_calls(
 ) -> None:
     """Missing fields, wrong types and unknown fields fail validation."""
     with pytest.raises(vol.Invalid):
-        await _start_task(hass, data)
+        await start_task(hass, data)
 
     assert _posts(plex) == []

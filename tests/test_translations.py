@@ -2,10 +2,17 @@
 
 Custom integrations ship translations/en.json as written (no strings.json
 build step), so a missing key would show users a raw key instead of a sentence.
+
+The config flow's abort reasons, errors and steps are read from the code
+itself (its syntax tree), together with the reasons Home Assistant's flow
+helpers produce for it, so a new step or reason is checked without anyone
+having to list it here.
 """
 
 from __future__ import annotations
 
+import ast
+from dataclasses import dataclass, field
 import json
 from pathlib import Path
 import re
@@ -20,6 +27,159 @@ PACKAGE = Path(__file__).parent.parent / "custom_components" / "plex_butler"
 EN = json.loads((PACKAGE / "translations" / "en.json").read_text())
 ICONS = json.loads((PACKAGE / "icons.json").read_text())
 SOURCES = {path.name: path.read_text() for path in PACKAGE.glob("*.py")}
+
+# ConfigFlow helpers that abort with a fixed reason unless given another one:
+# the keyword that names the reason, and the reason they use by default.
+ABORTING_HELPERS = {
+    "_abort_if_unique_id_configured": ("error", "already_configured"),
+    "_abort_if_unique_id_mismatch": ("reason", "unique_id_mismatch"),
+    "_async_abort_entries_match": (None, "already_configured"),
+}
+# The calls that show a step, and so need its texts.
+# config_flow's own wrapper of async_show_form: its call sites name the step,
+# so the call inside it, which passes its parameter on, is not read.
+STEP_WRAPPERS = {"_show"}
+STEP_CALLS = {
+    *STEP_WRAPPERS,
+    "async_show_form",
+    "async_show_menu",
+    "async_external_step",
+    "async_show_progress",
+}
+
+
+def _strings(node: ast.expr | None) -> set[str] | None:
+    """The texts an expression can be: a literal, or either side of an ``if``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    if isinstance(node, ast.IfExp):
+        body, orelse = _strings(node.body), _strings(node.orelse)
+        if body is not None and orelse is not None:
+            return body | orelse
+    return None
+
+
+def _called(node: ast.Call) -> str:
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+@dataclass
+class FlowTexts(ast.NodeVisitor):
+    """What a flow's code can show: abort reasons, errors, steps and their parts."""
+
+    aborts: set[str] = field(default_factory=set)
+    errors: set[str] = field(default_factory=set)
+    steps: set[str] = field(default_factory=set)
+    menu_options: dict[str, set[str]] = field(default_factory=dict)
+    progress_actions: set[str] = field(default_factory=set)
+    # Reasons the reader cannot work out (not a literal): the test fails on them.
+    unresolved: list[str] = field(default_factory=list)
+    _function: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, *sources: str) -> FlowTexts:
+        reader = cls()
+        for source in sources:
+            reader.visit(ast.parse(source))
+        return reader
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._function.append(node.name)
+        self.generic_visit(node)
+        self._function.pop()
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        self._function.append(node.name)
+        self.generic_visit(node)
+        self._function.pop()
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        """``errors["base"] = "unknown"``: a literal error set in place."""
+        for target in node.targets:
+            if (
+                isinstance(target, ast.Subscript)
+                and isinstance(target.value, ast.Name)
+                and target.value.id == "errors"
+            ):
+                # A computed value (``err.error``) comes from InvalidInputError.
+                self.errors |= _strings(node.value) or set()
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = _called(node)
+        keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg}
+        first = node.args[0] if node.args else None
+        if name == "async_abort":
+            self._reason(keywords.get("reason"), node)
+        elif name == "AbortFlow":
+            self._reason(keywords.get("reason", first), node)
+        elif name in ABORTING_HELPERS:
+            keyword, default = ABORTING_HELPERS[name]
+            if keyword in keywords:
+                self._reason(keywords[keyword], node)
+            else:
+                self.aborts.add(default)
+        elif name == "async_update_reload_and_abort":
+            if "reason" in keywords:
+                self._reason(keywords["reason"], node)
+            else:
+                self.aborts |= self._update_reasons()
+        elif name == "async_set_unique_id":
+            on_progress = keywords.get("raise_on_progress")
+            if not (isinstance(on_progress, ast.Constant) and not on_progress.value):
+                self.aborts.add("already_in_progress")
+        elif name == "InvalidInputError":
+            self.errors |= _strings(keywords.get("error", first)) or set()
+        elif name in STEP_CALLS:
+            self._step(keywords, node)
+        self.generic_visit(node)
+
+    def _reason(self, node: ast.expr | None, call: ast.Call) -> None:
+        reasons = _strings(node)
+        if reasons is None:
+            self.unresolved.append(f"line {call.lineno}: {ast.unparse(call)}")
+        else:
+            self.aborts |= reasons
+
+    def _update_reasons(self) -> set[str]:
+        """Home Assistant picks the reason by the flow's source."""
+        function = self._function[-1] if self._function else ""
+        if "reauth" in function:
+            return {"reauth_successful"}
+        if "reconfigure" in function:
+            return {"reconfigure_successful"}
+        return {"reauth_successful", "reconfigure_successful"}
+
+    def _step(self, keywords: dict[str, ast.expr], call: ast.Call) -> None:
+        if self._function and self._function[-1] in STEP_WRAPPERS:
+            return
+        steps = _strings(keywords.get("step_id"))
+        if steps is None:
+            self.unresolved.append(f"line {call.lineno}: {ast.unparse(call)}")
+            return
+        self.steps |= steps
+        errors = keywords.get("errors")
+        if isinstance(errors, ast.Dict):
+            for value in errors.values:
+                self.errors |= _strings(value) or set()
+        options = keywords.get("menu_options")
+        if isinstance(options, (ast.List, ast.Tuple)):
+            for step in steps:
+                self.menu_options.setdefault(step, set()).update(
+                    *(_strings(option) or set() for option in options.elts)
+                )
+        elif isinstance(options, ast.Dict):
+            for step in steps:
+                self.menu_options.setdefault(step, set()).update(
+                    *(_strings(key) or set() for key in options.keys if key)
+                )
+        self.progress_actions |= _strings(keywords.get("progress_action")) or set()
+
+
+FLOW = FlowTexts.of(*SOURCES.values())
 
 
 def _keys_used(pattern: str) -> set[str]:
@@ -42,31 +202,82 @@ def test_every_exception_key_has_a_message() -> None:
     assert used <= set(EN["exceptions"])
 
 
-def test_every_config_flow_error_and_abort_has_text() -> None:
-    flow = SOURCES["config_flow.py"]
-    errors = set(
-        re.findall(
-            r'InvalidInputError\(\s*"([a-z_]+)"',
-            flow + SOURCES["pasted_input.py"],
-        )
+def test_the_flow_reader_sees_every_way_to_end_or_fail_a_step() -> None:
+    """The reader itself, on a made-up flow that uses each pattern once."""
+    texts = FlowTexts.of(
+        """
+class Flow:
+    async def async_step_user(self, user_input):
+        await self.async_set_unique_id("x", raise_on_progress=False)
+        self._abort_if_unique_id_configured()
+        if user_input is None:
+            errors["base"] = "unknown"
+            raise InvalidInputError("a" if ok else "b", "url")
+        return self.async_show_form(step_id="user", errors={"base": "c"})
+
+    async def async_step_pick(self, user_input=None):
+        return self.async_show_menu(step_id="pick", menu_options=["user", "wait"])
+
+    async def async_step_wait(self, user_input=None):
+        raise AbortFlow("gone")
+        return self.async_show_progress(step_id="wait", progress_action="waiting")
+
+    async def async_step_reauth_confirm(self, user_input=None):
+        await self.async_set_unique_id("x")
+        self._abort_if_unique_id_mismatch()
+        return self.async_update_reload_and_abort(entry)
+
+    async def async_step_reconfigure(self, user_input=None):
+        self._abort_if_unique_id_mismatch(reason="wrong")
+        self.async_abort(reason=why)
+        return self.async_update_reload_and_abort(entry)
+
+    def _shared(self):
+        return self.async_update_reload_and_abort(entry)
+"""
     )
-    errors |= set(_SERVER_ERRORS.values()) | set(_TOKEN_ERRORS)
-    errors.add("unknown")
-    assert errors <= set(EN["config"]["error"])
-    aborts = set(re.findall(r'reason="([a-z_]+)"', flow)) | {
+
+    assert texts.aborts == {
         "already_configured",
+        "already_in_progress",
+        "gone",
+        "unique_id_mismatch",
+        "wrong",
         "reauth_successful",
         "reconfigure_successful",
     }
-    assert aborts <= set(EN["config"]["abort"])
+    assert texts.errors == {"a", "b", "c", "unknown"}
+    assert texts.steps == {"user", "pick", "wait"}
+    assert texts.menu_options == {"pick": {"user", "wait"}}
+    assert texts.progress_actions == {"waiting"}
+    assert len(texts.unresolved) == 1
+    assert "reason=why" in texts.unresolved[0]
+
+
+def test_every_config_flow_abort_reason_has_text() -> None:
+    assert FLOW.unresolved == []
+    assert FLOW.aborts
+    missing = FLOW.aborts - set(EN["config"]["abort"])
+    assert not missing, f"abort reasons without English text: {sorted(missing)}"
+
+
+def test_every_config_flow_error_has_text() -> None:
+    assert FLOW.errors
+    # Errors looked up in a table rather than written at the raise.
+    tabled = set(_SERVER_ERRORS.values()) | set(_TOKEN_ERRORS)
+    missing = (FLOW.errors | tabled) - set(EN["config"]["error"])
+    assert not missing, f"errors without English text: {sorted(missing)}"
 
 
 def test_every_flow_step_has_a_title_and_field_help() -> None:
-    steps = set(re.findall(r'step_id="([a-z_]+)"', SOURCES["config_flow.py"]))
-    assert steps == set(EN["config"]["step"])
-    for step in EN["config"]["step"].values():
-        assert step["title"]
-        assert set(step["data"]) == set(step["data_description"])
+    assert FLOW.steps == set(EN["config"]["step"])
+    for step_id, step in EN["config"]["step"].items():
+        assert step["title"], step_id
+        if "data" in step:
+            assert set(step["data"]) == set(step["data_description"]), step_id
+    for step_id, options in FLOW.menu_options.items():
+        assert options <= set(EN["config"]["step"][step_id]["menu_options"]), step_id
+    assert FLOW.progress_actions <= set(EN["config"].get("progress", {}))
 
 
 def test_the_action_is_described_with_an_icon() -> None:

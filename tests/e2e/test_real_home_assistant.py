@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from custom_components.plex_butler.tasks import KNOWN_TASKS, TaskProfile
 from tests.conftest import MACHINE_ID, OWNER_TOKEN
 from tests.plex_simulator import PlexSimulator
 
@@ -115,10 +116,16 @@ async def step_3_one_button_per_task_on_one_device(
     by_entity_id = {e["entity_id"]: e for e in buttons}
     assert by_entity_id[PRESSED]["disabled_by"] is None
     assert by_entity_id[HEAVY]["disabled_by"] == "integration"
+    # Exactly the heavy tasks' buttons start disabled, by the integration.
+    assert {e["unique_id"]: e["disabled_by"] for e in buttons} == {
+        f"{MACHINE_ID}_{task.name}": (
+            "integration"
+            if KNOWN_TASKS[task.name].profile is TaskProfile.HEAVY
+            else None
+        )
+        for task in plex.tasks
+    }
     enabled = {e["entity_id"] for e in buttons if e["disabled_by"] is None}
-    assert all(e["disabled_by"] in (None, "integration") for e in buttons), (
-        "only the integration disables buttons"
-    )
     assert 0 < len(enabled) < len(buttons)
 
     # Exactly the enabled buttons have a state, and all of them are usable.
