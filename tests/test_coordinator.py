@@ -38,10 +38,15 @@ async def _start(hass: HomeAssistant, entry: MockConfigEntry, task: str) -> Any:
 
 
 def _device(hass: HomeAssistant, plex: PlexSimulator) -> dr.DeviceEntry:
-    device = dr.async_get(hass).async_get_device(
-        identifiers={(DOMAIN, plex.machine_identifier)}
-    )
-    assert device is not None
+    # By its config entry: async_get_device is deprecated on newer Home Assistant.
+    [device] = [
+        device
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        for device in dr.async_entries_for_config_entry(
+            dr.async_get(hass), entry.entry_id
+        )
+        if (DOMAIN, plex.machine_identifier) in device.identifiers
+    ]
     return device
 
 

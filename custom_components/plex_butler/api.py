@@ -416,8 +416,14 @@ class PlexButlerClient:
                 if self._base.is_default_port()
                 else f"{server_hostname}:{self._base.port}"
             )
-        # A multidict already, so aiohttp does not convert it on every request.
-        self._headers = CIMultiDictProxy(CIMultiDict(headers))
+        # Multidicts already, so aiohttp does not convert them on every request.
+        # Reads (each poll) also describe the device for Plex's device list;
+        # starts carry only what identifies and authorises the client, which
+        # keeps the action's request as lean as a hand-written rest_command.
+        self._read_headers = CIMultiDictProxy(CIMultiDict(headers))
+        for descriptive in ("X-Plex-Device-Name", "X-Plex-Platform"):
+            del headers[descriptive]
+        self._write_headers = CIMultiDictProxy(CIMultiDict(headers))
         self._urls: dict[str, URL] = {}
 
     def __repr__(self) -> str:
@@ -481,7 +487,7 @@ class PlexButlerClient:
             async with self._session.request(
                 method,
                 url,
-                headers=self._headers,
+                headers=self._read_headers if method == "GET" else self._write_headers,
                 timeout=self._timeout,
                 allow_redirects=False,
                 server_hostname=self._server_hostname,
