@@ -7,6 +7,8 @@ registries, config entries) against the simulator over a real socket.
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -284,3 +286,39 @@ async def test_other_server_appearing_while_polling(
     assert ir.async_get(hass).async_get_issue(
         DOMAIN, f"wrong_server_{init_integration.entry_id}"
     )
+
+
+# --- what a user reads: errors and the debug log ------------------------------------
+
+
+async def test_debug_log_shows_requests_and_polls_and_errors_stay_plain(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    plex: PlexSimulator,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Debug lines name method, path, status and time; the error names the cause.
+
+    The network library's own text ("Cannot connect to host …") goes to the
+    debug log only, never into the message the user reads.
+    """
+    caplog.set_level(logging.DEBUG, logger="custom_components.plex_butler")
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await poll_with_freezer(hass, freezer)
+
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(re.fullmatch(r"GET /butler -> 200 in \d+ ms", m) for m in messages)
+    assert "Poll of Living Room Plex: 22 butler tasks" in messages
+
+    await plex.stop()
+    with pytest.raises(HomeAssistantError) as exc_info:
+        await _start(hass, mock_config_entry, "OptimizeDatabase")
+    shown = str(exc_info.value)
+    assert shown.startswith("Living Room Plex ")
+    assert "Cannot connect to host" not in shown
+    assert "Client" not in shown
+    assert any("Cannot connect to host" in r.getMessage() for r in caplog.records)
+    assert all(plex.token not in r.getMessage() for r in caplog.records)
