@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import ipaddress
 import logging
 from pathlib import Path
+import socket
 import ssl
 import threading
 from typing import Any
@@ -37,7 +38,7 @@ from homeassistant.util import ssl as ssl_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.plex_butler.const import DOMAIN
+from custom_components.plex_butler.const import DEFAULT_PORT, DOMAIN
 
 from .common import zeroconf_info
 from .conftest import MACHINE_ID, OWNER_TOKEN, SHARED_TOKEN
@@ -374,7 +375,12 @@ async def test_user_without_port_tries_plex_port_after_the_schemes(
     """http://HOST means port 80 first; with nothing there, Plex's 32400.
 
     What 32400 answers is reported; when neither answers, "cannot_connect".
+    The test needs both ports free on 127.0.0.1 (scripts/develop holds 32400).
     """
+    for port in (80, DEFAULT_PORT):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:  # pragma: no cover
+                pytest.skip(f"something listens on 127.0.0.1:{port} on this machine")
     simulator = PlexSimulator(
         token=OWNER_TOKEN,
         machine_identifier=MACHINE_ID,
