@@ -22,8 +22,13 @@ _HASS_KEY = pytest.StashKey[HassProcess]()
 def hass_process(
     tmp_path: Path, socket_enabled: None, request: pytest.FixtureRequest
 ) -> Generator[HassProcess]:
-    """A Home Assistant config dir and process handle; killed by PID at the end."""
-    hass = HassProcess.create(tmp_path, free_port())
+    """A Home Assistant config dir and process handle; killed by PID at the end.
+
+    Its language is English unless a test parametrizes this fixture indirectly
+    with another one, e.g. ``"de"``.
+    """
+    language = str(getattr(request, "param", "en"))
+    hass = HassProcess.create(tmp_path, free_port(), language)
     request.node.stash[_HASS_KEY] = hass
     yield hass
     hass.kill()

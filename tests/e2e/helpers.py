@@ -44,7 +44,7 @@ homeassistant:
   time_zone: UTC
   country: NL
   currency: EUR
-  language: en
+  language: {language}
 http:
   server_host: 127.0.0.1
   server_port: {port}
@@ -79,8 +79,11 @@ class HassProcess:
     starts: int = 0
 
     @classmethod
-    def create(cls, base: Path, port: int) -> HassProcess:
-        """Lay out a config dir: our YAML, the integration, a stand-in frontend."""
+    def create(cls, base: Path, port: int, language: str = "en") -> HassProcess:
+        """Lay out a config dir: our YAML, the integration, a stand-in frontend.
+
+        ``language`` is the instance's ``homeassistant: language:``.
+        """
         config_dir = base / "config"
         shutil.copytree(CONFIG_TEMPLATE_DIR, config_dir)
         shutil.copytree(
@@ -89,7 +92,7 @@ class HassProcess:
             ignore=shutil.ignore_patterns("__pycache__"),
         )
         (config_dir / "configuration.yaml").write_text(
-            CONFIGURATION_YAML.format(port=port), encoding="utf-8"
+            CONFIGURATION_YAML.format(port=port, language=language), encoding="utf-8"
         )
         return cls(config_dir=config_dir, port=port, log_path=base / "hass.log")
 
@@ -207,9 +210,10 @@ class WebsocketCommandError(Exception):
     """A websocket command answered ``success: false``."""
 
     def __init__(self, error: dict[str, Any]) -> None:
-        """Keep the error code, e.g. ``service_validation_error``."""
+        """Keep the error code, e.g. ``service_validation_error``, and the rest."""
         super().__init__(f"{error.get('code')}: {error.get('message')}")
         self.code: str = error.get("code", "")
+        self.error = error
 
 
 @dataclass
