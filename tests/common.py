@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from typing import Any
 
@@ -13,6 +14,8 @@ from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.plex_butler.const import SCAN_INTERVAL
+
+from .plex_simulator import PlexSimulator
 
 
 def reauth_flows(hass: HomeAssistant, entry: ConfigEntry) -> list[Any]:
@@ -52,3 +55,30 @@ def zeroconf_info(port: int | None) -> ZeroconfServiceInfo:
         name="Living Room Plex._plexmediasvr._tcp.local.",
         properties={},
     )
+
+
+async def wait_for_push(
+    hass: HomeAssistant, plex: PlexSimulator, connects: int = 1
+) -> None:
+    """Wait until the integration holds the ``connects``-th websocket and caught up.
+
+    Catching up is the read of ``/activities`` that follows each connect. The
+    loop yields instead of sleeping: under ``freezer`` the loop's clock stands
+    still, so a sleep would never end.
+    """
+    for _ in range(100_000):
+        if (
+            plex.sockets
+            and plex.websocket_connects >= connects
+            and any(
+                r.path == "/activities"
+                for r in plex.requests[plex.requests_at_connect :]
+            )
+        ):
+            break
+        await asyncio.sleep(0)
+    else:
+        raise AssertionError("the integration did not connect its websocket")
+    for _ in range(5):  # let the listener act on the answer
+        await asyncio.sleep(0)
+    await hass.async_block_till_done()

@@ -362,6 +362,8 @@ class PlexSimulator:
         self.app.router.add_get("/activities", self._get_activities)
         self.app.router.add_get(NOTIFICATIONS_PATH, self._notifications)
         self.sockets: set[web.WebSocketResponse] = set()
+        self.websocket_connects = 0
+        self.requests_at_connect = 0
         self._background: set[asyncio.Task[None]] = set()
         self._activity_runs: dict[str, asyncio.Task[None]] = {}
         # Not Plex: lets a developer switch rudeness on a running simulator.
@@ -410,6 +412,9 @@ class PlexSimulator:
         Websockets are closed, and activities stop progressing (they stay listed).
         """
         self._release.set()
+        if self._runner is not None:
+            for site in list(self._runner.sites):
+                await site.stop()  # no new connections while the sockets close
         await self.drop_websockets()
         for task in [*self._activity_runs.values(), *self._background]:
             task.cancel()
@@ -845,6 +850,8 @@ class PlexSimulator:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
         self.sockets.add(socket)
+        self.websocket_connects += 1
+        self.requests_at_connect = len(self.requests)
         try:
             if self.unknown_frames:
                 for text in UNKNOWN_FRAMES:
