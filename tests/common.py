@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import ipaddress
 from typing import Any
 
@@ -82,3 +83,13 @@ async def wait_for_push(
     for _ in range(5):  # let the listener act on the answer
         await asyncio.sleep(0)
     await hass.async_block_till_done()
+
+
+async def until(hass: HomeAssistant, predicate: Callable[[], bool]) -> None:
+    """Yield to the loop until ``predicate`` holds (pushed frames take a few turns)."""
+    for _ in range(100_000):
+        if predicate():
+            await hass.async_block_till_done()
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the condition never held")

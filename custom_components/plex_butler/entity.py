@@ -25,16 +25,21 @@ class PlexButlerEntity(CoordinatorEntity[PlexButlerCoordinator]):
     def __init__(self, coordinator: PlexButlerCoordinator) -> None:
         """Describe the server as a service-type device."""
         super().__init__(coordinator)
-        server = coordinator.server
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, server.machine_identifier)},
-            name=server.friendly_name,
-            manufacturer="Plex",
-            model="Plex Media Server",
-            sw_version=server.version,
-            entry_type=DeviceEntryType.SERVICE,
-            configuration_url=f"{coordinator.config_entry.data[CONF_URL].rstrip('/')}/web",
-        )
+        self._attr_device_info = server_device_info(coordinator)
+
+
+def server_device_info(coordinator: PlexButlerCoordinator) -> DeviceInfo:
+    """The server as a service-type device; whichever platform loads first makes it."""
+    server = coordinator.server
+    return DeviceInfo(
+        identifiers={(DOMAIN, server.machine_identifier)},
+        name=server.friendly_name,
+        manufacturer="Plex",
+        model="Plex Media Server",
+        sw_version=server.version,
+        entry_type=DeviceEntryType.SERVICE,
+        configuration_url=f"{coordinator.config_entry.data[CONF_URL].rstrip('/')}/web",
+    )
 
 
 class PlexSettingEntity(PlexButlerEntity):
@@ -102,7 +107,7 @@ class PlexActivityEntity(CoordinatorEntity[PlexActivityCoordinator]):
         self.entity_description = description
         machine_identifier = coordinator.server.machine_identifier
         self._attr_unique_id = f"{machine_identifier}_{description.key}"
-        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, machine_identifier)})
+        self._attr_device_info = server_device_info(coordinator)
 
     async def async_added_to_hass(self) -> None:
         """Also follow the task-list poll, which tells whether the server is there."""

@@ -122,8 +122,8 @@ class NotificationListener:
     def _report_lost(self, err: PlexError | None) -> None:
         if not self._lost:
             LOGGER.warning(
-                "Lost the push connection to %s (%s); reading its activities at "
-                "each poll until it is back",
+                "Lost the push connection to %s (%s); its activities are read "
+                "at each poll meanwhile",
                 self._server,
                 err or "closed by the server",
             )
