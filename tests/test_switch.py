@@ -168,7 +168,12 @@ async def test_a_write_to_a_server_that_is_down_fails_translated(
         await _turn(hass, SERVICE_TURN_OFF, BACKUP)
 
     assert exc_info.value.translation_key == "setting_failed"
-    assert exc_info.value.translation_placeholders["server"] == "Living Room Plex"
+    assert exc_info.value.translation_placeholders == {
+        "server": "Living Room Plex",
+        "setting": "Backup database every three days",
+        "value": "False",
+        "error": "The connection was refused",
+    }
     assert "Backup database every three days" in str(exc_info.value)
     assert _state(hass, BACKUP) == STATE_ON
 
