@@ -89,7 +89,8 @@ TOKEN = "bench-owner-token"  # noqa: S105 - the simulators' made-up token
 
 TARGET_ACTION_RATIO = 1.0  # no slower than the rest_command users set up today
 TARGET_SETUP_MS = 50.0
-TARGET_REQUESTS_PER_POLL = 1.0
+# Tasks and settings; activities come over the websocket in steady state.
+TARGET_REQUESTS_PER_POLL = 2.0
 
 
 # --- the simulators' process ---------------------------------------------------

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Callable, Mapping
 import ipaddress
 from typing import Any
 
@@ -24,6 +25,8 @@ from custom_components.plex_butler.const import (
     SCAN_INTERVAL,
     SERVICE_START_TASK,
 )
+
+from .plex_simulator import PlexSimulator
 
 # The button of an everyday task, enabled by default on every server generation.
 OPTIMIZE = "button.living_room_plex_optimize_database"
@@ -125,3 +128,40 @@ def zeroconf_info(port: int | None) -> ZeroconfServiceInfo:
         name="Living Room Plex._plexmediasvr._tcp.local.",
         properties={},
     )
+
+
+async def wait_for_push(
+    hass: HomeAssistant, plex: PlexSimulator, connects: int = 1
+) -> None:
+    """Wait until the integration holds the ``connects``-th websocket and caught up.
+
+    Catching up is the read of ``/activities`` that follows each connect. The
+    loop yields instead of sleeping: under ``freezer`` the loop's clock stands
+    still, so a sleep would never end.
+    """
+    for _ in range(100_000):
+        if (
+            plex.sockets
+            and plex.websocket_connects >= connects
+            and any(
+                r.path == "/activities"
+                for r in plex.requests[plex.requests_at_connect :]
+            )
+        ):
+            break
+        await asyncio.sleep(0)
+    else:
+        raise AssertionError("the integration did not connect its websocket")
+    for _ in range(5):  # let the listener act on the answer
+        await asyncio.sleep(0)
+    await hass.async_block_till_done()
+
+
+async def until(hass: HomeAssistant, predicate: Callable[[], bool]) -> None:
+    """Yield to the loop until ``predicate`` holds (pushed frames take a few turns)."""
+    for _ in range(100_000):
+        if predicate():
+            await hass.async_block_till_done()
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the condition never held")

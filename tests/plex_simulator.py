@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
+import json
 import logging
 import secrets
 import signal
@@ -90,6 +92,178 @@ CURRENT_TASKS: tuple[SimTask, ...] = (
 
 TASK_SETS = {"old": OLD_TASKS, "current": CURRENT_TASKS}
 
+
+@dataclass
+class SimSetting:
+    """A server setting as ``GET /:/prefs`` describes it."""
+
+    id: str
+    label: str
+    type: str  # bool, int, text (Plex also has double)
+    value: bool | int | str
+    group: str = "butler"
+    # Plex's ``value:label|value:label``; when set, only these values are valid.
+    enum_values: str = ""
+
+    def accepts(self, text: str) -> bool:
+        """Whether Plex would take this query value for this setting."""
+        if self.type == "bool":
+            return text in ("0", "1", "true", "false")
+        if self.type == "int":
+            try:
+                int(text)
+            except ValueError:
+                return False
+        allowed = [pair.partition(":")[0] for pair in self.enum_values.split("|")]
+        return not self.enum_values or text in allowed
+
+    def assign(self, text: str) -> None:
+        """Store a value ``accepts`` took."""
+        if self.type == "bool":
+            self.value = text in ("1", "true")
+        elif self.type == "int":
+            self.value = int(text)
+        else:
+            self.value = text
+
+
+def _hour_label(hour: int) -> str:
+    return (
+        "Midnight" if hour == 0 else f"{hour % 12 or 12} {'am' if hour < 12 else 'pm'}"
+    )
+
+
+HOURS = "|".join(f"{hour}:{_hour_label(hour)}" for hour in range(24))
+BEHAVIOUR = "never:never|scheduled:as a scheduled task|asap:as soon as possible"
+
+# The butler's settings of a current server, as Plex Web's Scheduled Tasks page
+# shows them, plus two settings of other groups that must be left alone.
+BUTLER_TASK_SETTINGS: tuple[tuple[str, str, bool], ...] = (
+    ("ButlerTaskBackupDatabase", "Backup database every three days", True),
+    ("ButlerTaskOptimizeDatabase", "Optimize database every week", True),
+    ("ButlerTaskCleanOldBundles", "Remove old bundles every week", True),
+    ("ButlerTaskCleanOldCacheFiles", "Remove old cache files every week", True),
+    ("ButlerTaskRefreshLocalMedia", "Refresh local metadata every three days", True),
+    ("ButlerTaskRefreshLibraries", "Update all libraries during maintenance", False),
+    (
+        "ButlerTaskUpgradeMediaAnalysis",
+        "Upgrade media analysis during maintenance",
+        True,
+    ),
+    ("ButlerTaskRefreshPeriodicMetadata", "Refresh metadata periodically", True),
+    ("ButlerTaskDeepMediaAnalysis", "Perform extensive media analysis", True),
+    ("ButlerTaskGarbageCollectBlobs", "Garbage collect blobs", True),
+    ("ButlerTaskRefreshEpgGuides", "Perform refresh of program guide data", True),
+    ("ButlerTaskReverseGeocode", "Fetch missing location names for photos", True),
+    ("ButlerTaskGenerateAutoTags", "Analyze and tag photos", False),
+    ("ButlerTaskGenerateMediaIndexFiles", "Generate media index files", True),
+)
+
+
+def default_settings() -> list[SimSetting]:
+    """A fresh copy of the settings a current server reports."""
+    return [
+        SimSetting(
+            "FriendlyName", "Friendly name", "text", "Simulated Plex", "general"
+        ),
+        SimSetting(
+            "ButlerStartHour",
+            "Time at which tasks start to run",
+            "int",
+            2,
+            enum_values=HOURS,
+        ),
+        SimSetting(
+            "ButlerEndHour",
+            "Time at which tasks stop running",
+            "int",
+            5,
+            enum_values=HOURS,
+        ),
+        *(
+            SimSetting(id_, label, "bool", value)
+            for id_, label, value in BUTLER_TASK_SETTINGS
+        ),
+        SimSetting(
+            "ButlerDatabaseBackupPath", "Backup directory", "text", "/config/backups"
+        ),
+        SimSetting(
+            "GenerateBIFBehavior",
+            "Generate video preview thumbnails",
+            "text",
+            "asap",
+            "library",
+            BEHAVIOUR,
+        ),
+        SimSetting(
+            "GenerateChapterThumbBehavior",
+            "Generate chapter thumbnails",
+            "text",
+            "scheduled",
+            "library",
+            BEHAVIOUR,
+        ),
+        SimSetting(
+            "LoudnessAnalysisBehavior",
+            "Analyze audio tracks for loudness",
+            "text",
+            "never",
+            "library",
+            BEHAVIOUR,
+        ),
+        SimSetting(
+            "ScannerLowPriority",
+            "Run scanner tasks at a lower priority",
+            "bool",
+            False,
+            "library",
+        ),
+    ]
+
+
+@dataclass
+class SimActivity:
+    """Something the simulated server is busy with."""
+
+    uuid: str
+    type: str
+    title: str
+    subtitle: str = ""
+    progress: int = 0
+    cancellable: bool = False
+    # The butler task that started it; Plex does not say this, so it is not sent.
+    task: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The activity as ``/activities`` and the websocket send it."""
+        return {
+            "uuid": self.uuid,
+            "type": self.type,
+            "cancellable": self.cancellable,
+            "userID": 1,
+            "title": self.title,
+            "subtitle": self.subtitle,
+            "progress": self.progress,
+        }
+
+
+# Which activity a started task shows is the simulator's invention: Plex does
+# not document it. The library refresh looks like a real section scan.
+TASK_ACTIVITY_TYPES = {"RefreshLibraries": "library.update.section"}
+
+# Websocket behaviours a test can switch (``PlexSimulator.websocket``).
+WEBSOCKET_MODES = (
+    "open",  # accept the websocket
+    "refuse",  # answer the handshake with 503
+    "absent",  # answer 404, as a server older than the websocket does
+)
+UNKNOWN_FRAMES = (
+    '{"NotificationContainer": {"type": "playing", "size": 1, "PlaySessionStateNotification": [{"sessionKey": "1"}]}}',
+    '{"NotificationContainer": {"type": "activity", "size": 1, "ActivityNotification": {"event": "bogus"}}}',
+    '{"SomethingNew": {"type": "future"}}',
+    "not json at all",
+)
+
 # Faults a test can switch on (``PlexSimulator.fault``):
 FAULTS = (
     "401",  # every token is refused
@@ -111,6 +285,7 @@ HUGE_BODY = b'{"ButlerTasks": {"pad": "' + b"x" * (3 * 1024 * 1024) + b'"}}'
 
 
 CONTROL_PATH = "/_simulator"
+NOTIFICATIONS_PATH = "/:/websockets/notifications"
 
 
 @dataclass(frozen=True)
@@ -160,6 +335,12 @@ class PlexSimulator:
     # Print "REQUEST POST /butler/X -> 200" per answer (scripts/develop and
     # scripts/screenshots read these lines).
     print_requests: bool = False
+    settings: list[SimSetting] = field(default_factory=default_settings)
+    activities: dict[str, SimActivity] = field(default_factory=dict)
+    websocket: str = "open"
+    # Send the frames of UNKNOWN_FRAMES after each handshake and before each
+    # activity frame.
+    unknown_frames: bool = False
 
     def __post_init__(self) -> None:
         """Build the aiohttp app; nothing listens until ``start``."""
@@ -176,6 +357,15 @@ class PlexSimulator:
         self.app.router.add_delete("/butler", self._stop_all)
         self.app.router.add_post("/butler/{name}", self._start_task)
         self.app.router.add_delete("/butler/{name}", self._stop_task)
+        self.app.router.add_get("/:/prefs", self._get_prefs)
+        self.app.router.add_put("/:/prefs", self._put_prefs)
+        self.app.router.add_get("/activities", self._get_activities)
+        self.app.router.add_get(NOTIFICATIONS_PATH, self._notifications)
+        self.sockets: set[web.WebSocketResponse] = set()
+        self.websocket_connects = 0
+        self.requests_at_connect = 0
+        self._background: set[asyncio.Task[None]] = set()
+        self._activity_runs: dict[str, asyncio.Task[None]] = {}
         # Not Plex: lets a developer switch rudeness on a running simulator.
         self.app.router.add_put(CONTROL_PATH, self._control)
 
@@ -217,8 +407,21 @@ class PlexSimulator:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
-        """Stop listening (clients then get connection refused); state is kept."""
+        """Stop listening (clients then get connection refused); state is kept.
+
+        Websockets are closed, and activities stop progressing (they stay listed).
+        """
         self._release.set()
+        if self._runner is not None:
+            for site in list(self._runner.sites):
+                await site.stop()  # no new connections while the sockets close
+        await self.drop_websockets()
+        for task in [*self._activity_runs.values(), *self._background]:
+            task.cancel()
+        await asyncio.gather(
+            *self._activity_runs.values(), *self._background, return_exceptions=True
+        )
+        self._activity_runs.clear()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -234,8 +437,105 @@ class PlexSimulator:
         return [r for r in self.requests if r.method == method and r.path == path]
 
     def finish_all(self) -> None:
-        """End every running task now."""
+        """End every running task and activity now."""
         self.running.clear()
+        for uuid in list(self.activities):
+            self.end_activity(uuid)
+
+    def setting(self, setting_id: str) -> SimSetting:
+        """The setting with this id (KeyError if the server lacks it)."""
+        return next(s for s in self.settings if s.id == setting_id)
+
+    def remove_settings(self, *setting_ids: str) -> None:
+        """Drop settings, as an older or differently built server lacks them."""
+        self.settings = [s for s in self.settings if s.id not in setting_ids]
+
+    # --- activities and the websocket ----------------------------------------
+
+    def start_activity(
+        self, type_: str, title: str, subtitle: str = "", *, task: str | None = None
+    ) -> SimActivity:
+        """Begin an activity and tell the websockets ("started")."""
+        activity = SimActivity(
+            secrets.token_hex(8), type_, title, subtitle, 0, task is not None, task
+        )
+        self.activities[activity.uuid] = activity
+        self._notify("started", activity)
+        return activity
+
+    def update_activity(self, uuid: str, progress: int) -> None:
+        """Report progress of an activity ("updated")."""
+        activity = self.activities[uuid]
+        activity.progress = progress
+        self._notify("updated", activity)
+
+    def end_activity(self, uuid: str) -> None:
+        """End an activity ("ended"); its run, if any, stops."""
+        activity = self.activities.pop(uuid, None)
+        run = self._activity_runs.pop(uuid, None)
+        if run is not None and run is not asyncio.current_task():
+            run.cancel()
+        if activity is not None:
+            self._notify("ended", activity)
+
+    def _start_task_activity(self, task: SimTask) -> None:
+        """A started task is an activity that reports progress and ends."""
+        activity = self.start_activity(
+            TASK_ACTIVITY_TYPES.get(task.name, "butler.task"),
+            task.title,
+            task=task.name,
+        )
+        run = asyncio.get_running_loop().create_task(self._run_activity(activity.uuid))
+        self._activity_runs[activity.uuid] = run
+
+    async def _run_activity(self, uuid: str) -> None:
+        for progress in (25, 50, 75):
+            await asyncio.sleep(self.run_seconds / 4)
+            self.update_activity(uuid, progress)
+        await asyncio.sleep(self.run_seconds / 4)
+        self.end_activity(uuid)
+
+    def _end_task_activities(self, name: str | None = None) -> None:
+        for activity in list(self.activities.values()):
+            if activity.task is not None and name in (None, activity.task):
+                self.end_activity(activity.uuid)
+
+    def _notify(self, event: str, activity: SimActivity) -> None:
+        frame = {
+            "NotificationContainer": {
+                "type": "activity",
+                "size": 1,
+                "ActivityNotification": [
+                    {
+                        "event": event,
+                        "uuid": activity.uuid,
+                        "Activity": activity.as_dict(),
+                    }
+                ],
+            }
+        }
+        if self.sockets:
+            texts = [
+                *(UNKNOWN_FRAMES if self.unknown_frames else ()),
+                json.dumps(frame),
+            ]
+            self._spawn(self._broadcast(texts))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _broadcast(self, texts: list[str]) -> None:
+        for socket in list(self.sockets):
+            for text in texts:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await socket.send_str(text)
+
+    async def drop_websockets(self) -> None:
+        """Close every notification websocket from the server's side."""
+        for socket in list(self.sockets):
+            await socket.close()
 
     def release_hung(self) -> None:
         """Let requests held by the "hang" fault finish (they answer 503).
@@ -263,7 +563,9 @@ class PlexSimulator:
     async def _middleware(
         self, request: web.Request, handler: Any
     ) -> web.StreamResponse:
-        self.in_flight += 1
+        # An open websocket lasts for ever: it is not a request in flight.
+        counted = request.path != NOTIFICATIONS_PATH
+        self.in_flight += counted
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         status = 0
         try:
@@ -273,7 +575,7 @@ class PlexSimulator:
             status = err.status
             raise
         finally:
-            self.in_flight -= 1
+            self.in_flight -= counted
             self.requests.append(
                 RecordedRequest(
                     request.method,
@@ -457,6 +759,9 @@ class PlexSimulator:
         if self.is_running(name):
             return False
         self.running[name] = asyncio.get_running_loop().time() + self.run_seconds
+        task = next((t for t in self.tasks if t.name == name), None)
+        if task is not None:
+            self._start_task_activity(task)
         return True
 
     async def _start_all(self, request: web.Request) -> web.Response:
@@ -471,6 +776,7 @@ class PlexSimulator:
         if (denied := self._denied(request, butler=True)) is not None:
             return denied
         self.running.clear()
+        self._end_task_activities()
         return web.Response(status=200, content_type="text/html")
 
     async def _start_task(self, request: web.Request) -> web.Response:
@@ -489,7 +795,72 @@ class PlexSimulator:
         if not self.is_running(name):
             return web.Response(status=404, content_type="text/html")
         del self.running[name]
+        self._end_task_activities(name)
         return web.Response(status=200, content_type="text/html")
+
+    async def _get_prefs(self, request: web.Request) -> web.Response:
+        if (denied := self._denied(request, butler=True)) is not None:
+            return denied
+        items = [
+            {
+                "id": s.id,
+                "label": s.label,
+                "summary": "",
+                "type": s.type,
+                "default": s.value,
+                "value": s.value,
+                "hidden": False,
+                "advanced": False,
+                "group": s.group,
+                "enumValues": s.enum_values,
+            }
+            for s in self.settings
+        ]
+        attrs = {"size": len(items)}
+        return self._container(request, "MediaContainer", attrs, "Setting", items)
+
+    async def _put_prefs(self, request: web.Request) -> web.Response:
+        """Change settings; 400 (and no change) for an unknown id or a bad value."""
+        if (denied := self._denied(request, butler=True)) is not None:
+            return denied
+        by_id = {s.id: s for s in self.settings}
+        changes = [(k, v) for k, v in request.query.items() if k != "X-Plex-Token"]
+        if not changes or any(
+            k not in by_id or not by_id[k].accepts(v) for k, v in changes
+        ):
+            return _status(400)
+        for key, value in changes:
+            by_id[key].assign(value)
+        return web.Response(status=200, content_type="text/html")
+
+    async def _get_activities(self, request: web.Request) -> web.Response:
+        if (denied := self._denied(request, butler=False)) is not None:
+            return denied
+        items = [a.as_dict() for a in self.activities.values()]
+        attrs = {"size": len(items)}
+        return self._container(request, "MediaContainer", attrs, "Activity", items)
+
+    async def _notifications(self, request: web.Request) -> web.StreamResponse:
+        if (denied := self._denied(request, butler=False)) is not None:
+            return denied
+        if self.websocket == "absent":
+            return _status(404)
+        if self.websocket == "refuse":
+            return _status(503)
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self.sockets.add(socket)
+        self.websocket_connects += 1
+        self.requests_at_connect = len(self.requests)
+        try:
+            if self.unknown_frames:
+                for text in UNKNOWN_FRAMES:
+                    await socket.send_str(text)
+            async for _ in socket:
+                pass  # clients send nothing Plex reads
+        finally:
+            self.sockets.discard(socket)
+        return socket
 
 
 def _status(status: int) -> web.Response:

@@ -23,7 +23,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.plex_butler.const import DOMAIN, SERVICE_START_TASK
 from custom_components.plex_butler.coordinator import UNKNOWN_NAME_REFRESH_AFTER
 
-from .common import poll, poll_with_freezer
+from .common import poll, poll_with_freezer, wait_for_push
 from .plex_simulator import CURRENT_TASKS, OLD_TASKS, PlexSimulator, SimTask
 
 OPTIMIZE = "button.living_room_plex_optimize_database"
@@ -144,13 +144,15 @@ async def test_steady_polls_read_only_the_task_list(
     plex: PlexSimulator,
     init_integration: MockConfigEntry,
 ) -> None:
-    """One request per server per poll while nothing changes."""
-    roots, butlers = _root_reads(plex), len(plex.requests_to("GET", "/butler"))
+    """Two requests per server per poll while nothing changes: tasks and settings.
+
+    The activities come over the websocket, so they are not read.
+    """
+    await wait_for_push(hass, plex)
+    before = len(plex.requests)
     for _ in range(3):
         await poll_with_freezer(hass, freezer)
-    assert _root_reads(plex) == roots
-    assert len(plex.requests_to("GET", "/butler")) == butlers + 3
-    assert len(plex.requests) == roots + butlers + 3
+    assert [r.url for r in plex.requests[before:]] == ["/butler", "/:/prefs"] * 3
 
 
 # --- a reinstalled server -------------------------------------------------------

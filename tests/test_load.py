@@ -38,7 +38,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.plex_butler.api import DEFAULT_MAX_CONCURRENT_REQUESTS
 from custom_components.plex_butler.const import DOMAIN
 
-from .common import poll_with_freezer
+from .common import poll_with_freezer, wait_for_push
 from .plex_simulator import CURRENT_TASKS, OLD_TASKS, PlexSimulator, SimTask
 
 BURST = 1000
@@ -170,6 +170,7 @@ async def test_press_burst_with_many_entity_ids_presses_each_once_per_call(
         for entry in er.async_entries_for_config_entry(
             er.async_get(hass), init_integration.entry_id
         )
+        if entry.domain == "button"
     ]
     assert len(entity_ids) == len(plex.tasks)
     calls = -(-BURST // len(entity_ids))  # enough calls for >= 1,000 presses
@@ -292,6 +293,8 @@ def _states_of(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, str]:
     """Unique id -> state of every button of one entry."""
     states = {}
     for reg in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id):
+        if reg.domain != "button":
+            continue
         state = hass.states.get(reg.entity_id)
         assert state is not None
         states[reg.unique_id] = state.state
@@ -321,7 +324,9 @@ async def test_ten_servers_poll_once_each_and_fail_alone(
     servers: list[PlexSimulator],
     server_entries: list[MockConfigEntry],
 ) -> None:
-    """One GET /butler per server per poll, with its own token; faults stay local."""
+    """Tasks and settings per server per poll, with its own token; faults stay local."""
+    for sim in servers:
+        await wait_for_push(hass, sim)
     for sim in servers:
         sim.requests.clear()
 
@@ -329,7 +334,10 @@ async def test_ten_servers_poll_once_each_and_fail_alone(
         await poll_with_freezer(hass, freezer)
 
     for sim in servers:
-        assert [(r.method, r.path) for r in sim.requests] == [("GET", "/butler")] * 3
+        assert [(r.method, r.path) for r in sim.requests] == [
+            ("GET", "/butler"),
+            ("GET", "/:/prefs"),
+        ] * 3
         assert {r.headers.get("X-Plex-Token") for r in sim.requests} == {sim.token}
 
     broken = servers[3]
@@ -339,7 +347,10 @@ async def test_ten_servers_poll_once_each_and_fail_alone(
     await poll_with_freezer(hass, freezer)
 
     for sim, entry in zip(servers, server_entries, strict=True):
-        assert [(r.method, r.path) for r in sim.requests] == [("GET", "/butler")]
+        reads = [(r.method, r.path) for r in sim.requests]
+        assert reads == [("GET", "/butler")] + [("GET", "/:/prefs")] * (
+            sim is not broken
+        )
         unavailable = set(_states_of(hass, entry).values()) == {STATE_UNAVAILABLE}
         assert unavailable is (sim is broken), sim.friendly_name
 

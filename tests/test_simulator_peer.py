@@ -110,3 +110,35 @@ async def test_unknown_task_is_404(
     with pytest.raises(NotFound, match=r"^\(404\) not_found;"):
         await hass.async_add_executor_job(post)
     assert [r.status for r in plex.requests_to("POST", "/butler/NoSuchTask")] == [404]
+
+
+async def test_settings_match(
+    hass: HomeAssistant, plex: PlexSimulator, peer: PlexServer
+) -> None:
+    """The peer reads /:/prefs with typed values (XML booleans are 1/0)."""
+    settings = await hass.async_add_executor_job(lambda: peer.settings)
+    assert settings.get("butlerStartHour").value == 2
+    assert settings.get("butlerTaskRefreshLibraries").value is False
+    assert settings.get("butlerTaskBackupDatabase").value is True
+    assert settings.get("butlerDatabaseBackupPath").value == "/config/backups"
+    assert settings.get("loudnessAnalysisBehavior").enumValues == {
+        "never": "never",
+        "scheduled": "as a scheduled task",
+        "asap": "as soon as possible",
+    }
+
+
+async def test_activities_match(
+    hass: HomeAssistant, plex: PlexSimulator, peer: PlexServer
+) -> None:
+    """The peer lists running activities, and none when idle (no Activity element)."""
+    assert await hass.async_add_executor_job(lambda: peer.activities) == []
+    started = plex.start_activity("library.update.section", "Scanning", "Movies")
+    [activity] = await hass.async_add_executor_job(lambda: peer.activities)
+    assert (activity.uuid, activity.type, activity.title, activity.subtitle) == (
+        started.uuid,
+        "library.update.section",
+        "Scanning",
+        "Movies",
+    )
+    assert (activity.progress, activity.cancellable) == (0, False)

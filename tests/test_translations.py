@@ -198,8 +198,9 @@ def test_every_task_key_has_a_name_an_icon_and_an_action_option() -> None:
 
 def test_every_exception_key_has_a_message() -> None:
     used = _keys_used(r'translation_key="([a-z_]+)"')
+    entity_keys = {key for platform in EN["entity"].values() for key in platform}
     assert used
-    assert used <= set(EN["exceptions"])
+    assert used - entity_keys <= set(EN["exceptions"])
 
 
 def test_the_flow_reader_sees_every_way_to_end_or_fail_a_step() -> None:
@@ -289,3 +290,32 @@ def test_the_action_is_described_with_an_icon() -> None:
 def test_client_version_header_matches_the_manifest() -> None:
     manifest = json.loads((PACKAGE / "manifest.json").read_text())
     assert manifest["version"] == CLIENT_VERSION
+
+
+def test_every_entity_key_has_a_name_and_an_icon() -> None:
+    from custom_components.plex_butler.settings import (  # noqa: PLC0415
+        BEHAVIOUR_SETTINGS,
+        HOUR_SETTINGS,
+        KNOWN_TASK_SETTINGS,
+        OTHER_TASK_SETTING_KEY,
+    )
+
+    switches = {*KNOWN_TASK_SETTINGS.values(), OTHER_TASK_SETTING_KEY}
+    assert switches == set(EN["entity"]["switch"]) == set(ICONS["entity"]["switch"])
+    selects = {*HOUR_SETTINGS.values(), *BEHAVIOUR_SETTINGS.values()}
+    assert selects == set(EN["entity"]["select"]) == set(ICONS["entity"]["select"])
+    for platform in ("text", "sensor", "binary_sensor", "event"):
+        assert set(EN["entity"][platform]) == set(ICONS["entity"][platform])
+    for key in BEHAVIOUR_SETTINGS.values():
+        assert set(EN["entity"]["select"][key]["state"]) == {
+            "never",
+            "scheduled",
+            "asap",
+        }
+
+
+def test_every_action_is_described_with_an_icon() -> None:
+    services = yaml.safe_load((PACKAGE / "services.yaml").read_text())
+    assert set(services) == set(EN["services"]) == set(ICONS["services"])
+    for name, service in services.items():
+        assert set(service["fields"]) == set(EN["services"][name]["fields"])

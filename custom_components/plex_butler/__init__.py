@@ -7,6 +7,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 
+from .activity import PlexActivityCoordinator
 from .const import DOMAIN
 from .coordinator import (
     PlexButlerConfigEntry,
@@ -14,9 +15,18 @@ from .coordinator import (
     wrong_server_issue_id,
 )
 from .helpers import async_create_client
+from .notifications import NotificationListener
 from .services import async_setup_services
 
-PLATFORMS = [Platform.BUTTON]
+PLATFORMS = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.EVENT,
+    Platform.SELECT,
+    Platform.SENSOR,
+    Platform.SWITCH,
+    Platform.TEXT,
+]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
@@ -27,12 +37,14 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: PlexButlerConfigEntry) -> bool:
-    """Connect to the server and add its buttons."""
+    """Connect to the server, add its entities and listen to its notifications."""
     client = await async_create_client(hass, entry.data)
     coordinator = PlexButlerCoordinator(hass, entry, client)
+    coordinator.activity = PlexActivityCoordinator(hass, entry, client)
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    NotificationListener(hass, entry, client, coordinator.activity).start()
     return True
 
 
@@ -42,5 +54,5 @@ async def async_remove_entry(hass: HomeAssistant, entry: PlexButlerConfigEntry) 
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: PlexButlerConfigEntry) -> bool:
-    """Remove the buttons; the coordinator stops polling with the entry."""
+    """Remove the entities; the coordinators and the listener stop with the entry."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

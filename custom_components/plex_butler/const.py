@@ -20,5 +20,8 @@ REQUEST_TIMEOUT: Final = 10.0
 DEFAULT_PORT: Final = 32400
 
 SERVICE_START_TASK: Final = "start_task"
+SERVICE_STOP_TASK: Final = "stop_task"
+SERVICE_START_ALL_TASKS: Final = "start_all_tasks"
+SERVICE_STOP_ALL_TASKS: Final = "stop_all_tasks"
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 ATTR_TASK: Final = "task"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_URL
@@ -21,14 +22,21 @@ from homeassistant.util import dt as dt_util
 from .api import (
     ButlerTask,
     PlexAuthenticationError,
+    PlexBadRequestError,
     PlexButlerClient,
     PlexError,
     PlexNotFoundError,
     PlexServer,
+    PlexSetting,
     StartResult,
+    StopResult,
 )
 from .const import DOMAIN, LOGGER, SCAN_INTERVAL
 from .errors import translated_error
+from .settings import is_butler_setting
+
+if TYPE_CHECKING:
+    from .activity import PlexActivityCoordinator
 
 type PlexButlerConfigEntry = ConfigEntry[PlexButlerCoordinator]
 
@@ -40,9 +48,13 @@ UNKNOWN_NAME_REFRESH_AFTER = timedelta(seconds=10)
 
 @dataclass(frozen=True, slots=True)
 class PlexButlerData:
-    """What the entities show: the tasks the server has now, by Plex name."""
+    """What the entities show: the tasks the server has now, by Plex name.
+
+    ``settings`` holds the butler's settings the server has, by Plex id.
+    """
 
     tasks: dict[str, ButlerTask]
+    settings: dict[str, PlexSetting] = field(default_factory=dict)
 
 
 def wrong_server_issue_id(entry: ConfigEntry) -> str:
@@ -55,6 +67,8 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
 
     config_entry: PlexButlerConfigEntry
     server: PlexServer
+    # Its sibling for what the server is busy with (fed by the websocket).
+    activity: PlexActivityCoordinator
 
     def __init__(
         self,
@@ -120,7 +134,9 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
         self.server = await self._async_read_server()
 
     async def _async_update_data(self) -> PlexButlerData:
-        """Fetch the task list: one request per poll in steady state.
+        """Fetch the task list and the settings: two requests per poll.
+
+        While the notification websocket is down, the activities are read too.
 
         The server's name and version are read again only when the server
         comes back after being unreachable or its task list changed: a Plex
@@ -128,10 +144,16 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
         """
         try:
             tasks = await self.client.async_get_tasks()
+            settings = await self.client.async_get_settings()
+            if not self.activity.pushed:
+                await self.activity.async_poll()
         except PlexError as err:
             LOGGER.debug("Poll of %s failed: %r", self.server_name, err)
             raise self._polling_error(err) from err
-        data = PlexButlerData(tasks={task.name: task for task in tasks})
+        data = PlexButlerData(
+            tasks={task.name: task for task in tasks},
+            settings={s.id: s for s in settings if is_butler_setting(s)},
+        )
         LOGGER.debug("Poll of %s: %d butler tasks", self.server_name, len(tasks))
         previous = self.data
         if previous is not None and (
@@ -223,3 +245,59 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
                 "tasks": ", ".join(sorted(self.data.tasks)),
             },
         )
+
+    # --- settings, stopping, all tasks: the one path of switches, selects,
+    # texts and actions alike ---------------------------------------------------
+
+    def _action_error(self, err: PlexError) -> HomeAssistantError:
+        """A translated error naming the server; a rejected token starts reauth."""
+        if isinstance(err, PlexAuthenticationError):
+            self.config_entry.async_start_reauth(self.hass)
+        return translated_error(HomeAssistantError, err, self.server_name)
+
+    async def async_set_setting(self, setting_id: str, value: bool | int | str) -> None:
+        """Write a setting; the entities show it at once, the next poll confirms it."""
+        setting = self.data.settings[setting_id]
+        try:
+            await self.client.async_set_setting(setting_id, value)
+        except PlexError as err:
+            if isinstance(err, PlexAuthenticationError):
+                self.config_entry.async_start_reauth(self.hass)
+            placeholders = {
+                "server": self.server_name,
+                "setting": setting.label,
+                "value": str(value),
+                "error": str(err),
+            }
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key=(
+                    "setting_refused"
+                    if isinstance(err, PlexBadRequestError)
+                    else "setting_failed"
+                ),
+                translation_placeholders=placeholders,
+            ) from err
+        settings = {**self.data.settings, setting_id: replace(setting, value=value)}
+        self.async_set_updated_data(replace(self.data, settings=settings))
+
+    async def async_stop_task(self, name: str) -> StopResult:
+        """Stop a task; one that is not running is a result, not an error."""
+        try:
+            return await self.client.async_stop_task(name)
+        except PlexError as err:
+            raise self._action_error(err) from err
+
+    async def async_start_all_tasks(self) -> None:
+        """Start every task enabled in the server's settings."""
+        try:
+            await self.client.async_start_all_tasks()
+        except PlexError as err:
+            raise self._action_error(err) from err
+
+    async def async_stop_all_tasks(self) -> None:
+        """Stop every running task and clear the butler's queue."""
+        try:
+            await self.client.async_stop_all_tasks()
+        except PlexError as err:
+            raise self._action_error(err) from err

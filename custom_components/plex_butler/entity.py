@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from homeassistant.const import CONF_URL
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
+from .activity import PlexActivityCoordinator
+from .api import PlexSetting
 from .const import DOMAIN
-from .coordinator import PlexButlerCoordinator
+from .coordinator import PlexButlerConfigEntry, PlexButlerCoordinator
 
 
 class PlexButlerEntity(CoordinatorEntity[PlexButlerCoordinator]):
@@ -18,13 +25,98 @@ class PlexButlerEntity(CoordinatorEntity[PlexButlerCoordinator]):
     def __init__(self, coordinator: PlexButlerCoordinator) -> None:
         """Describe the server as a service-type device."""
         super().__init__(coordinator)
-        server = coordinator.server
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, server.machine_identifier)},
-            name=server.friendly_name,
-            manufacturer="Plex",
-            model="Plex Media Server",
-            sw_version=server.version,
-            entry_type=DeviceEntryType.SERVICE,
-            configuration_url=f"{coordinator.config_entry.data[CONF_URL].rstrip('/')}/web",
+        self._attr_device_info = server_device_info(coordinator)
+
+
+def server_device_info(coordinator: PlexButlerCoordinator) -> DeviceInfo:
+    """The server as a service-type device; whichever platform loads first makes it."""
+    server = coordinator.server
+    return DeviceInfo(
+        identifiers={(DOMAIN, server.machine_identifier)},
+        name=server.friendly_name,
+        manufacturer="Plex",
+        model="Plex Media Server",
+        sw_version=server.version,
+        entry_type=DeviceEntryType.SERVICE,
+        configuration_url=f"{coordinator.config_entry.data[CONF_URL].rstrip('/')}/web",
+    )
+
+
+class PlexSettingEntity(PlexButlerEntity):
+    """Shows and writes one server setting; unavailable while the server lacks it.
+
+    The description's ``key`` is the setting's Plex id. A description without a
+    translation key comes from a setting this integration does not know: the
+    server's label names it.
+    """
+
+    def __init__(
+        self, coordinator: PlexButlerCoordinator, description: EntityDescription
+    ) -> None:
+        """Build the unique id from the server and the setting id."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self.setting_id = description.key
+        self._attr_unique_id = (
+            f"{coordinator.server.machine_identifier}_setting_{description.key}"
         )
+
+    @property
+    def setting(self) -> PlexSetting:
+        """The setting as last read (or just written)."""
+        return self.coordinator.data.settings[self.setting_id]
+
+    @property
+    def available(self) -> bool:
+        """Only while the server still reports this setting."""
+        return super().available and self.setting_id in self.coordinator.data.settings
+
+
+@callback
+def async_add_setting_entities(
+    entry: PlexButlerConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    make: Callable[[PlexSetting], Iterable[Entity]],
+) -> None:
+    """Add entities (``make``) for each setting now, and for settings added later."""
+    coordinator = entry.runtime_data
+    seen: set[str] = set()
+
+    @callback
+    def _add_new() -> None:
+        new = [s for s in coordinator.data.settings.values() if s.id not in seen]
+        seen.update(s.id for s in new)
+        if entities := [entity for s in new for entity in make(s)]:
+            async_add_entities(entities)
+
+    _add_new()
+    entry.async_on_unload(coordinator.async_add_listener(_add_new))
+
+
+class PlexActivityEntity(CoordinatorEntity[PlexActivityCoordinator]):
+    """Shows what the server is busy with, on the server's device."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self, coordinator: PlexButlerCoordinator, description: EntityDescription
+    ) -> None:
+        """Attach to the server's device; the unique id ends in the key."""
+        super().__init__(coordinator.activity)
+        self._server_coordinator = coordinator
+        self.entity_description = description
+        machine_identifier = coordinator.server.machine_identifier
+        self._attr_unique_id = f"{machine_identifier}_{description.key}"
+        self._attr_device_info = server_device_info(coordinator)
+
+    async def async_added_to_hass(self) -> None:
+        """Also follow the task-list poll, which tells whether the server is there."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self._server_coordinator.async_add_listener(self._handle_coordinator_update)
+        )
+
+    @property
+    def available(self) -> bool:
+        """While the server answers its polls and the activities are known."""
+        return super().available and self._server_coordinator.last_update_success

@@ -1,4 +1,4 @@
-"""The ``plex_butler.start_task`` action."""
+"""The actions: start or stop one task, start or stop all of them."""
 
 from __future__ import annotations
 
@@ -17,8 +17,16 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 import voluptuous as vol
 
-from .const import ATTR_CONFIG_ENTRY_ID, ATTR_TASK, DOMAIN, SERVICE_START_TASK
-from .coordinator import PlexButlerConfigEntry
+from .const import (
+    ATTR_CONFIG_ENTRY_ID,
+    ATTR_TASK,
+    DOMAIN,
+    SERVICE_START_ALL_TASKS,
+    SERVICE_START_TASK,
+    SERVICE_STOP_ALL_TASKS,
+    SERVICE_STOP_TASK,
+)
+from .coordinator import PlexButlerConfigEntry, PlexButlerCoordinator
 from .tasks import match_task, suggest_task, task_key
 
 
@@ -115,9 +123,61 @@ def _unknown_task(
     )
 
 
+ENTRY_SCHEMA = vol.Schema({vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string})
+
+
+async def _async_resolve_task(
+    coordinator: PlexButlerCoordinator, requested: str
+) -> str:
+    """The server's name of the task a user typed, as ``start_task`` finds it."""
+    name = match_task(requested, coordinator.data.tasks)
+    if name is None:
+        await coordinator.async_refresh_for_unknown_name()
+        name = match_task(requested, coordinator.data.tasks)
+    if name is None:
+        raise _unknown_task(coordinator.server_name, requested, coordinator.data.tasks)
+    return name
+
+
+async def _async_stop_task(call: ServiceCall) -> ServiceResponse:
+    """Stop a task by its Plex name or key; say whether it was running."""
+    coordinator = _loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID]).runtime_data
+    name = await _async_resolve_task(coordinator, call.data[ATTR_TASK])
+    result = await coordinator.async_stop_task(name)
+    if not call.return_response:
+        return None
+    return {"task": name, "result": result.value}
+
+
+async def _async_start_all_tasks(call: ServiceCall) -> ServiceResponse:
+    """Start every task the server's settings enable."""
+    coordinator = _loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID]).runtime_data
+    await coordinator.async_start_all_tasks()
+    return {"result": "requested"} if call.return_response else None
+
+
+async def _async_stop_all_tasks(call: ServiceCall) -> ServiceResponse:
+    """Stop every running task and clear the queue."""
+    coordinator = _loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID]).runtime_data
+    await coordinator.async_stop_all_tasks()
+    return {"result": "requested"} if call.return_response else None
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the actions once, whether or not any entry is loaded."""
+    for service, handler, schema in (
+        (SERVICE_STOP_TASK, _async_stop_task, START_TASK_SCHEMA),
+        (SERVICE_START_ALL_TASKS, _async_start_all_tasks, ENTRY_SCHEMA),
+        (SERVICE_STOP_ALL_TASKS, _async_stop_all_tasks, ENTRY_SCHEMA),
+    ):
+        hass.services.async_register(
+            DOMAIN,
+            service,
+            handler,
+            schema=schema,
+            supports_response=SupportsResponse.OPTIONAL,
+        )
     hass.services.async_register(
         DOMAIN,
         SERVICE_START_TASK,
