@@ -69,7 +69,7 @@ shots_setup() {
       apt-get update -qq
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
     fi
-    echo "screenshots: building a Debian sid chroot with Python 3.14 in $SHOTS_ROOT (once, ~2 min)" >&2
+    echo "screenshots: building a Debian sid chroot with Python 3.14 in $SHOTS_ROOT (once, ~5 min with the venv)" >&2
     rm -rf "$SHOTS_ROOT"
     mkdir -p "$(dirname "$SHOTS_ROOT")"
     # The compilers build the wheels PyPI lacks for 3.14 (assist_pipeline's pymicro-vad).
