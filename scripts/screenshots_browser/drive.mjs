@@ -1,6 +1,9 @@
 // Drives Debian's Chromium through Home Assistant's UI for scripts/screenshots:
-// log in, add Plex Butler through "Add integration", screenshot the form and the
-// device page, press a button, and prove the press reached the Plex simulator.
+// log in, add Plex Butler through "Add integration", open the device page, run
+// plex_butler.start_task in Settings > Tools > Actions, stop the simulator and
+// press a button. Every page is checked for the texts it must show, and the
+// brand images for being our brand/ files as Home Assistant itself serves them;
+// the README's pictures are taken on the way.
 // Exits non-zero with a screenshot of the page (FAILURE_PNG) when a step fails.
 import { chromium } from "playwright-core";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -16,15 +19,34 @@ const HA_URL = env("HA_URL");
 const PLEX_URL = env("PLEX_URL");
 const PLEX_TOKEN = env("PLEX_TOKEN");
 const SIM_LOG = env("SIM_LOG");
+const SIM_PID = Number(env("SIM_PID"));
 const OUT_DIR = env("OUT_DIR");
 const FAILURE_PNG = env("FAILURE_PNG");
 const HA_USER = process.env.HA_USER || "dev";
 const HA_PASSWORD = process.env.HA_PASSWORD || "dev";
 const SERVER_NAME = process.env.SERVER_NAME || "Living Room Plex";
+const BRAND_DIR = new URL("../../custom_components/plex_butler/brand/", import.meta.url);
 // Buttons the device page must show: everyday ones and a task new to the integration.
 const EXPECTED_BUTTONS = ["Optimize database", "Back up database", "Clean old bundles", "SomeFutureTask"];
 
 const step = (text) => console.log(`screenshots: ${text}`);
+// Requests for outside hosts, which the browser refuses (nothing leaves this machine).
+const outsideRequests = [];
+
+// Wait for every text (a whole string, or a RegExp) to be visible, or fail naming
+// the first one missing.
+async function expectTexts(scope, where, texts) {
+  for (const text of texts) {
+    try {
+      await scope.getByText(text, { exact: true }).first().waitFor({ timeout: 20_000 });
+    } catch {
+      throw new Error(`${where} does not show ${text instanceof RegExp ? text : `"${text}"`}`);
+    }
+  }
+  step(`${where} shows ${texts.map((t) => (t instanceof RegExp ? t : `"${t}"`)).join(", ")}`);
+}
+// A form field's label; Home Assistant appends "*" to required ones.
+const label = (text) => new RegExp(`^\\s*${text}\\s*\\*?\\s*$`);
 
 async function waitForSimulatorRequest(line, seconds) {
   const deadline = Date.now() + seconds * 1000;
@@ -35,53 +57,185 @@ async function waitForSimulatorRequest(line, seconds) {
   throw new Error(`the simulator never logged "${line}"`);
 }
 
+// Park the pointer where nothing reacts to it and drop the keyboard focus, then
+// let ripples and fades end, so that the picture is the same every run.
+async function settle(page) {
+  const { width, height } = page.viewportSize();
+  await page.mouse.move(width - 2, height - 2);
+  await page.evaluate(() => {
+    let element = document.activeElement;
+    while (element?.shadowRoot?.activeElement) element = element.shadowRoot.activeElement;
+    element?.blur?.();
+  });
+  await page.waitForTimeout(600);
+}
+
+async function shoot(page, name) {
+  await page.screenshot({ path: join(OUT_DIR, name) });
+  step(`saved ${join(OUT_DIR, name)}`);
+}
+
+// Home Assistant >= 2026.3 serves a custom integration's brand/ folder itself, at
+// /api/brands/integration/<domain>/<file>. Check that every brand image of ours on
+// the page came from there, was drawn, and is byte for byte the file in brand/;
+// and that the page never asked the internet for it. Returns the file names seen.
+async function checkBrandImages(page, where, minimum) {
+  const images = await page.evaluate(() => {
+    const found = [];
+    const walk = (node) => {
+      for (const child of [...(node.shadowRoot?.children ?? []), ...node.children]) {
+        if (child.tagName === "IMG" && child.src.includes("/plex_butler/")) {
+          found.push({ src: child.src, drawn: child.complete && child.naturalWidth > 0 });
+        }
+        walk(child);
+      }
+    };
+    walk(document.body);
+    return found;
+  });
+  const names = [];
+  for (const { src, drawn } of images) {
+    const url = new URL(src);
+    const match = url.pathname.match(/^\/api\/brands\/integration\/plex_butler\/([a-z_@0-9]+\.png)$/);
+    if (url.origin !== new URL(HA_URL).origin || !match) {
+      throw new Error(`${where}: our brand image comes from ${src}, not from Home Assistant's brands view`);
+    }
+    if (!drawn) throw new Error(`${where}: ${src} did not load`);
+    const served = Buffer.from(await (await page.request.get(src)).body());
+    if (!served.equals(readFileSync(new URL(match[1], BRAND_DIR)))) {
+      throw new Error(`${where}: Home Assistant served a ${match[1]} that is not brand/${match[1]}`);
+    }
+    names.push(match[1]);
+  }
+  if (names.length < minimum) {
+    throw new Error(`${where} shows ${names.length} brand images of ours, expected at least ${minimum}`);
+  }
+  const leaked = outsideRequests.filter((url) => url.includes("plex_butler"));
+  if (leaked.length) throw new Error(`the page asked the internet for our brand: ${leaked.join(", ")}`);
+  step(`${where}: brand/${[...new Set(names)].join(", brand/")} served by Home Assistant itself`);
+}
+
 async function run(page) {
   step(`log in to ${HA_URL} as ${HA_USER}`);
   await page.goto(HA_URL);
   await page.getByLabel("Username").fill(HA_USER);
   await page.getByLabel("Password", { exact: true }).fill(HA_PASSWORD);
   await page.getByRole("button", { name: "Log in" }).click();
-  await page.waitForURL(/\/lovelace/, { timeout: 30_000 });
+  await page.waitForURL(/\/(home|lovelace)\//, { timeout: 30_000 });
+
+  // A Core (venv) install, like this one, gets a repair "deprecated installation
+  // method" that Home Assistant OS and Container users never see. Ignore it, as
+  // its user could, so that the Settings badge in the pictures is not about us.
+  await page.waitForFunction(() => document.querySelector("home-assistant")?.hass?.callWS);
+  const ignored = await page.evaluate(async () => {
+    const hass = document.querySelector("home-assistant").hass;
+    const { issues } = await hass.callWS({ type: "repairs/list_issues" });
+    const ours = issues.filter((issue) => issue.domain === "plex_butler");
+    if (ours.length) return { ours: ours.map((issue) => issue.issue_id) };
+    const install = issues.filter((issue) => issue.domain === "homeassistant" && /^deprecated_|^unsupported_/.test(issue.issue_id));
+    for (const issue of install) {
+      await hass.callWS({ type: "repairs/ignore_issue", domain: issue.domain, issue_id: issue.issue_id, ignore: true });
+    }
+    return { ignored: install.map((issue) => issue.issue_id) };
+  });
+  if (ignored.ours) throw new Error(`Plex Butler raised repairs: ${ignored.ours.join(", ")}`);
+  if (ignored.ignored.length) step(`ignored the install-method repair(s): ${ignored.ignored.join(", ")}`);
 
   step("Settings > Devices & services > Add integration > Plex Butler");
   await page.goto(`${HA_URL}/config/integrations/dashboard`);
   await page.getByRole("button", { name: "Add integration" }).click();
-  await page.getByLabel("Search for a brand name").fill("Plex Butler");
+  await page.getByPlaceholder("Search for a brand name").fill("Plex Butler");
   await page.getByText("Plex Butler", { exact: true }).click();
 
   step(`fill in ${PLEX_URL} and the token`);
   const dialog = page.locator("dialog-data-entry-flow");
-  await dialog.getByText("Connect to your Plex Media Server").waitFor();
-  await dialog.getByLabel("Server URL").fill(PLEX_URL);
-  await dialog.getByLabel("Plex token").fill(PLEX_TOKEN);
-  // Let the form settle (ripples, focus ring) so the picture is the same every run.
-  await page.locator("body").click({ position: { x: 5, y: 5 }, force: true }).catch(() => {});
-  await page.waitForTimeout(500);
-  await page.screenshot({ path: join(OUT_DIR, "config-flow.png") });
-  step(`saved ${join(OUT_DIR, "config-flow.png")}`);
+  await expectTexts(dialog, "the config flow", [
+    "Connect to your Plex Media Server",
+    label("Server URL"),
+    label("Plex token"),
+  ]);
+  // The checkbox's text runs on into its description: find it by its name instead.
+  await dialog.getByRole("checkbox", { name: "Verify SSL certificate" }).waitFor();
+  // The fields' labels are not tied to their inputs for assistive tech here.
+  await dialog.locator('input[name="url"]').fill(PLEX_URL);
+  await dialog.locator('input[name="token"]').fill(PLEX_TOKEN);
+  await settle(page);
+  await shoot(page, "config-flow.png");
   await dialog.getByRole("button", { name: "Submit" }).click();
 
   step("finish the flow and open the device page");
-  await dialog.getByText("Created configuration for").waitFor({ timeout: 30_000 });
-  await dialog.getByRole("button", { name: "Finish" }).click();
+  await expectTexts(dialog, "the flow's last step", ["Plex Media Server"]);
+  const deviceName = await dialog.getByRole("textbox", { name: "Device name" }).inputValue();
+  if (deviceName !== SERVER_NAME) throw new Error(`the device is named "${deviceName}", not "${SERVER_NAME}"`);
+  await dialog.getByRole("button", { name: /finish/i }).click();
   await page.goto(`${HA_URL}/config/devices/dashboard`);
   await page.getByText(SERVER_NAME, { exact: true }).first().click();
   await page.waitForURL(/\/config\/devices\/device\//);
-  for (const name of EXPECTED_BUTTONS) {
-    await page.getByText(name, { exact: true }).first().waitFor({ timeout: 20_000 });
-  }
-  step(`the device page lists ${EXPECTED_BUTTONS.join(", ")}`);
+  await expectTexts(page, "the device page", [SERVER_NAME, "Plex Butler", ...EXPECTED_BUTTONS]);
   // Tall enough for both button cards.
   await page.setViewportSize({ width: 1280, height: 1150 });
-  await page.waitForTimeout(500);
-  await page.screenshot({ path: join(OUT_DIR, "device-page.png") });
-  step(`saved ${join(OUT_DIR, "device-page.png")}`);
+  await settle(page);
+  await checkBrandImages(page, "the device page", 2);
+  await shoot(page, "device-page.png");
 
-  step('press "Optimize database"');
-  const row = page.locator("hui-button-entity-row", { hasText: "Optimize database" });
-  await row.getByRole("button", { name: "Press" }).click();
+  step('press "Back up database"');
+  const press = (name) =>
+    page.locator("hui-button-entity-row", { hasText: name }).getByRole("button", { name: "Press" }).click();
+  await press("Back up database");
+  await waitForSimulatorRequest("REQUEST POST /butler/BackupDatabase -> 200", 15);
+  step("the simulator received POST /butler/BackupDatabase and answered 200");
+
+  step("Settings > Tools > Actions: plex_butler.start_task");
+  await page.setViewportSize({ width: 1280, height: 1000 });
+  await page.goto(`${HA_URL}/config/tools/action`);
+  await page.getByText("Action", { exact: true }).first().click();
+  await page.getByPlaceholder("Search").fill("plex_butler.start_task");
+  await page.getByText("plex_butler.start_task", { exact: true }).click();
+  // The fields' names come from translations/en.json (services.start_task.fields).
+  await expectTexts(page, "the action form", [label("Server"), "The Plex server to run the task on.", label("Task")]);
+  await page.getByText("Integration *").click();
+  await page.getByText(SERVER_NAME, { exact: true }).last().click();
+  const task = page.locator("ha-selector-select");
+
+  step("the task dropdown offers the known tasks and takes any other name");
+  await task.click();
+  await expectTexts(page, "the task dropdown", ["Optimize database", "Back up database", "Refresh libraries"]);
+  const search = page.getByPlaceholder(/Add custom item/);
+  await search.fill("SomeFutureTask");
+  await page.getByText(/SomeFutureTask/).last().click();
+  const perform = page.getByRole("button", { name: "Perform action" });
+  await perform.click();
+  await expectTexts(page, "the action's response", ["Response"]);
+  await page.locator("ha-code-editor", { hasText: "SomeFutureTask" }).waitFor();
+  await waitForSimulatorRequest("REQUEST POST /butler/SomeFutureTask -> 200", 15);
+  step("a typed task name ran: the simulator received POST /butler/SomeFutureTask");
+
+  await task.click();
+  await page.getByText("Optimize database", { exact: true }).last().click();
+  await expectTexts(page, "the action form", ["optimize_database"]);
+  await perform.click();
+  const response = page.locator("ha-code-editor", { hasText: "OptimizeDatabase" });
+  await response.waitFor();
+  await expectTexts(response, "the action's response", ["OptimizeDatabase", "started"]);
   await waitForSimulatorRequest("REQUEST POST /butler/OptimizeDatabase -> 200", 15);
-  step("the simulator received POST /butler/OptimizeDatabase and answered 200");
+  // The button shows a tick for 2 s after success; picture it as a user reads the form.
+  await page.waitForTimeout(2500);
+  await settle(page);
+  await shoot(page, "action-form.png");
+
+  step("stop the simulator, then press a button: the error as a user meets it");
+  process.kill(SIM_PID, "SIGTERM");
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(`${HA_URL}/config/devices/dashboard`);
+  await page.getByText(SERVER_NAME, { exact: true }).first().click();
+  await page.waitForURL(/\/config\/devices\/device\//);
+  await expectTexts(page, "the device page", ["Optimize database"]);
+  await press("Optimize database");
+  await expectTexts(page, "the error toast", [
+    `${SERVER_NAME} refused the connection. Check that Plex Media Server is running and that the address and port are right.`,
+  ]);
+  await page.waitForTimeout(400);
+  await shoot(page, "action-error.png");
 }
 
 const profile = mkdtempSync(join(tmpdir(), "plex-butler-chromium-"));
@@ -105,15 +259,14 @@ const browser = await chromium.launchPersistentContext(profile, {
   reducedMotion: "reduce",
 });
 browser.setDefaultTimeout(15_000);
-// Nothing leaves this machine: Home Assistant's pages load brand icons from a
-// CDN, so serve ours from the repository and refuse every other outside request.
-const ICON = readFileSync(new URL("../../custom_components/plex_butler/brand/icon.png", import.meta.url));
+// Nothing leaves this machine, and nothing is stood in for: the page gets what
+// Home Assistant serves, and every request for another host is refused (and noted).
+// Home Assistant cannot reach brands.home-assistant.io from here either, so core
+// integrations (Backup) show no icon in the pictures; ours comes from brand/.
 await browser.route(
   (url) => url.hostname !== "127.0.0.1",
   (route) => {
-    if (/\/plex_butler\/(dark_)?icon(@2x)?\.png$/.test(new URL(route.request().url()).pathname)) {
-      return route.fulfill({ status: 200, contentType: "image/png", body: ICON });
-    }
+    outsideRequests.push(route.request().url());
     return route.abort("blockedbyclient");
   },
 );
