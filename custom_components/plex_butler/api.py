@@ -252,6 +252,51 @@ def parse_tasks(data: dict[str, Any]) -> list[ButlerTask]:
     return list(tasks.values())
 
 
+@dataclass(frozen=True, slots=True)
+class LibrarySection:
+    """One library of the server, as ``GET /library/sections`` describes it.
+
+    ``key`` is the section id used in URLs; it changes when a library is
+    deleted and re-created, while ``uuid`` identifies the library itself.
+    ``locations`` are the library's folders, as paths on the server.
+    """
+
+    key: str
+    uuid: str
+    title: str
+    type: str | None = None
+    refreshing: bool = False
+    locations: tuple[str, ...] = ()
+
+
+def parse_sections(data: dict[str, Any]) -> list[LibrarySection]:
+    """Read ``GET /library/sections``; entries without a key or uuid are skipped."""
+    container = data.get("MediaContainer")
+    if not isinstance(container, dict):
+        raise PlexResponseError("The answer has no MediaContainer")
+    sections: dict[str, LibrarySection] = {}
+    for item in _as_list(container.get("Directory")):
+        if not isinstance(item, dict):
+            continue
+        key, uuid = _as_str(item.get("key")), _as_str(item.get("uuid"))
+        if key is None or uuid is None or uuid in sections:
+            continue
+        locations = (
+            _as_str(location.get("path"))
+            for location in _as_list(item.get("Location"))
+            if isinstance(location, dict)
+        )
+        sections[uuid] = LibrarySection(
+            key=key,
+            uuid=uuid,
+            title=_as_str(item.get("title")) or key,
+            type=_as_str(item.get("type")),
+            refreshing=_as_bool(item.get("refreshing")) or False,
+            locations=tuple(path for path in locations if path is not None),
+        )
+    return list(sections.values())
+
+
 # OpenSSL's reasons for a handshake answered by a plain-HTTP server.
 _PLAIN_HTTP_REASONS: Final = frozenset(
     {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"}
@@ -424,13 +469,18 @@ class PlexButlerClient:
         """Say which server, never the token."""
         return f"PlexButlerClient({str(self._base)!r})"
 
-    async def _request(self, method: str, path: str) -> tuple[int, bytes, str]:
+    async def _request(
+        self, method: str, path: str, *, url: URL | None = None
+    ) -> tuple[int, bytes, str]:
         """Send one request; return status, body and content type, or raise.
 
-        ``path`` must already be percent-encoded. Redirects are not followed:
-        they would carry the token header to wherever they point.
+        ``path`` must already be percent-encoded. A ``url`` given (one with a
+        query) is sent as it is, and ``path`` only names it in logs and errors.
+        Redirects are not followed: they would carry the token header to
+        wherever they point.
         """
-        url = self._urls.get(path)
+        if url is None:
+            url = self._urls.get(path)
         if url is None:
             url = self._url(path)
         if not self._slots.try_acquire():  # a free slot needs no timer: the hot path
@@ -567,9 +617,37 @@ class PlexButlerClient:
             return StartResult.ALREADY_RUNNING
         return StartResult.STARTED
 
+    async def async_get_sections(self) -> list[LibrarySection]:
+        """Read the server's libraries (``GET /library/sections``)."""
+        return parse_sections(await self._get("/library/sections"))
+
+    async def async_refresh_section(
+        self, key: str, path: str | None = None, *, force: bool = False
+    ) -> None:
+        """Start a scan of one library, or of one folder of it (``path``).
+
+        Plex starts scans with a GET. ``force`` also refreshes all metadata.
+        An unknown key raises PlexNotFoundError. The path travels URL-encoded
+        in the query; the URL is not cached, since paths are endless.
+        """
+        url = self._base.with_path(
+            f"{self._base.raw_path.rstrip('/')}/library/sections/"
+            f"{quote(key, safe='')}/refresh",
+            encoded=True,
+        )
+        query: dict[str, str] = {}
+        if path is not None:
+            query["path"] = path
+        if force:
+            query["force"] = "1"
+        if query:
+            url = url.with_query(query)
+        await self._request("GET", url.raw_path_qs, url=url)
+
 
 __all__ = [
     "ButlerTask",
+    "LibrarySection",
     "PlexAuthenticationError",
     "PlexButlerClient",
     "PlexCertificateHostnameError",

@@ -22,3 +22,8 @@ DEFAULT_PORT: Final = 32400
 SERVICE_START_TASK: Final = "start_task"
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 ATTR_TASK: Final = "task"
+
+SERVICE_REFRESH_LIBRARY: Final = "refresh_library"
+ATTR_LIBRARY: Final = "library"
+ATTR_PATH: Final = "path"
+ATTR_FORCE: Final = "force"

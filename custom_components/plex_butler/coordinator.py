@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_URL
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import (
     ConfigEntryAuthFailed,
     ConfigEntryError,
@@ -20,6 +22,7 @@ from homeassistant.util import dt as dt_util
 
 from .api import (
     ButlerTask,
+    LibrarySection,
     PlexAuthenticationError,
     PlexButlerClient,
     PlexError,
@@ -40,9 +43,21 @@ UNKNOWN_NAME_REFRESH_AFTER = timedelta(seconds=10)
 
 @dataclass(frozen=True, slots=True)
 class PlexButlerData:
-    """What the entities show: the tasks the server has now, by Plex name."""
+    """What the entities show: the tasks the server has now, by Plex name.
+
+    And its libraries, by uuid: a library's key changes when it is re-created.
+    """
 
     tasks: dict[str, ButlerTask]
+    libraries: dict[str, LibrarySection] = field(default_factory=dict)
+
+
+class LibraryRefreshResult(StrEnum):
+    """What a request to scan a library did."""
+
+    STARTED = "started"
+    # The library was scanning already, so nothing was sent.
+    ALREADY_REFRESHING = "already_refreshing"
 
 
 def wrong_server_issue_id(entry: ConfigEntry) -> str:
@@ -120,7 +135,7 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
         self.server = await self._async_read_server()
 
     async def _async_update_data(self) -> PlexButlerData:
-        """Fetch the task list: one request per poll in steady state.
+        """Fetch the task list and the libraries: two requests per poll when steady.
 
         The server's name and version are read again only when the server
         comes back after being unreachable or its task list changed: a Plex
@@ -131,7 +146,10 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
         except PlexError as err:
             LOGGER.debug("Poll of %s failed: %r", self.server_name, err)
             raise self._polling_error(err) from err
-        data = PlexButlerData(tasks={task.name: task for task in tasks})
+        data = PlexButlerData(
+            tasks={task.name: task for task in tasks},
+            libraries=await self._async_read_libraries(),
+        )
         LOGGER.debug("Poll of %s: %d butler tasks", self.server_name, len(tasks))
         previous = self.data
         if previous is not None and (
@@ -223,3 +241,80 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
                 "tasks": ", ".join(sorted(self.data.tasks)),
             },
         )
+
+    # --- libraries ------------------------------------------------------------
+
+    async def _async_read_libraries(self) -> dict[str, LibrarySection]:
+        """Read the sections list; one request, however many libraries there are."""
+        try:
+            sections = await self.client.async_get_sections()
+        except PlexError as err:
+            LOGGER.debug("Libraries of %s: %r", self.server_name, err)
+            raise self._polling_error(err) from err
+        return {section.uuid: section for section in sections}
+
+    @callback
+    def async_set_library_refreshing(self, section_key: str, refreshing: bool) -> None:
+        """Say that library ``section_key`` started or stopped scanning.
+
+        For a live source such as the websocket's ``library.update.section``
+        activities (``Context.librarySectionID`` is the key): the entities
+        update at once, without a request and without moving the next poll,
+        which reads the truth again. An unknown key is ignored.
+        """
+        libraries = dict(self.data.libraries)
+        for uuid, section in libraries.items():
+            if section.key == section_key and section.refreshing != refreshing:
+                libraries[uuid] = replace(section, refreshing=refreshing)
+                self.data = replace(self.data, libraries=libraries)
+                self.async_update_listeners()
+                return
+
+    async def async_refresh_library(
+        self, section: LibrarySection, path: str | None = None, *, force: bool = False
+    ) -> LibraryRefreshResult:
+        """Scan a library, or one folder of it; the button and the action use this.
+
+        A library that is scanning already is left alone unless ``force`` asks
+        for a new scan. Client errors become translated errors here, as in
+        ``async_start_task``; a rejected token also starts reauthentication.
+        """
+        if section.refreshing and not force:
+            return LibraryRefreshResult.ALREADY_REFRESHING
+        try:
+            await self.client.async_refresh_section(section.key, path, force=force)
+        except PlexNotFoundError as err:
+            raise await self._async_library_gone(section) from err
+        except PlexError as err:
+            if isinstance(err, PlexAuthenticationError):
+                self.config_entry.async_start_reauth(self.hass)
+            raise translated_error(
+                HomeAssistantError, err, self.server_name, starting=True
+            ) from err
+        if not self.last_update_success:
+            await self.async_refresh_now()
+        return LibraryRefreshResult.STARTED
+
+    async def _async_library_gone(self, section: LibrarySection) -> HomeAssistantError:
+        """The server no longer has the section: re-read its libraries, then say so."""
+        await self.async_refresh_now()
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="library_not_on_server",
+            translation_placeholders={
+                "server": self.server_name,
+                "library": section.title,
+                "libraries": library_list(self.data.libraries.values()),
+            },
+        )
+
+
+def library_list(sections: Iterable[LibrarySection]) -> str:
+    """The libraries as messages list them: ``Movies (1), YouTube (7)``."""
+    return (
+        ", ".join(
+            f"{section.title} ({section.key})"
+            for section in sorted(sections, key=lambda s: s.title.casefold())
+        )
+        or "none"
+    )
