@@ -184,7 +184,9 @@ class PlexSimulator:
     tasks: list[SimTask] = field(default_factory=lambda: list(CURRENT_TASKS))
     # How long a started task "runs"; a second start meanwhile answers 202.
     run_seconds: float = 30.0
-    libraries: list[SimLibrary] = field(default_factory=lambda: list(DEFAULT_LIBRARIES))
+    # None by default, so tests about tasks see only tasks; the command line
+    # serves DEFAULT_LIBRARIES.
+    libraries: list[SimLibrary] = field(default_factory=list)
     # How long a started library scan "runs" (``refreshing`` is true meanwhile).
     scan_seconds: float = 30.0
     # Library key -> loop time its scan ends.
@@ -302,6 +304,10 @@ class PlexSimulator:
             del self.scanning[key]
             return False
         return True
+
+    def finish_scans(self) -> None:
+        """End every running library scan now (no activity is sent)."""
+        self.scanning.clear()
 
     def refreshes(self, key: str) -> list[dict[str, str]]:
         """The query of each request to scan library ``key``, decoded, in order."""
@@ -771,6 +777,7 @@ async def _serve(args: argparse.Namespace) -> None:
         friendly_name=args.name,
         run_seconds=args.run_seconds,
         scan_seconds=args.scan_seconds,
+        libraries=list(DEFAULT_LIBRARIES),
         tasks=[*TASK_SETS[args.tasks], *(_task(n, n) for n in args.extra_task)],
         print_requests=args.print_requests,
         trickle=args.trickle,

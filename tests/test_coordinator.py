@@ -131,19 +131,20 @@ async def test_choices_of_the_user_stay(
     assert init_integration.title == "My Plex"
 
 
-async def test_steady_polls_read_only_the_task_list(
+async def test_steady_polls_read_only_the_task_list_and_libraries(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     plex: PlexSimulator,
     init_integration: MockConfigEntry,
 ) -> None:
-    """One request per server per poll while nothing changes."""
-    roots, butlers = _root_reads(plex), len(plex.requests_to("GET", "/butler"))
+    """Two requests per server per poll while nothing changes."""
+    plex.requests.clear()
     for _ in range(3):
         await poll_with_freezer(hass, freezer)
-    assert _root_reads(plex) == roots
-    assert len(plex.requests_to("GET", "/butler")) == butlers + 3
-    assert len(plex.requests) == roots + butlers + 3
+    assert [(r.method, r.path) for r in plex.requests] == [
+        ("GET", "/butler"),
+        ("GET", "/library/sections"),
+    ] * 3
 
 
 # --- a reinstalled server -------------------------------------------------------

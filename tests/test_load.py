@@ -321,7 +321,7 @@ async def test_ten_servers_poll_once_each_and_fail_alone(
     servers: list[PlexSimulator],
     server_entries: list[MockConfigEntry],
 ) -> None:
-    """One GET /butler per server per poll, with its own token; faults stay local."""
+    """Two GETs per server per poll, with its own token; faults stay local."""
     for sim in servers:
         sim.requests.clear()
 
@@ -329,7 +329,10 @@ async def test_ten_servers_poll_once_each_and_fail_alone(
         await poll_with_freezer(hass, freezer)
 
     for sim in servers:
-        assert [(r.method, r.path) for r in sim.requests] == [("GET", "/butler")] * 3
+        assert [(r.method, r.path) for r in sim.requests] == [
+            ("GET", "/butler"),
+            ("GET", "/library/sections"),
+        ] * 3
         assert {r.headers.get("X-Plex-Token") for r in sim.requests} == {sim.token}
 
     broken = servers[3]
@@ -339,7 +342,12 @@ async def test_ten_servers_poll_once_each_and_fail_alone(
     await poll_with_freezer(hass, freezer)
 
     for sim, entry in zip(servers, server_entries, strict=True):
-        assert [(r.method, r.path) for r in sim.requests] == [("GET", "/butler")]
+        # A failed task list ends the broken server's poll.
+        assert [(r.method, r.path) for r in sim.requests] == (
+            [("GET", "/butler")]
+            if sim is broken
+            else [("GET", "/butler"), ("GET", "/library/sections")]
+        )
         unavailable = set(_states_of(hass, entry).values()) == {STATE_UNAVAILABLE}
         assert unavailable is (sim is broken), sim.friendly_name
 
