@@ -31,17 +31,22 @@ type Automate = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 @pytest.fixture
-async def automate(
-    hass: HomeAssistant,
-    tmp_path: Path,
-    plex: PlexSimulator,
-    mock_config_entry: MockConfigEntry,
-) -> AsyncGenerator[Automate]:
-    """Install the blueprint, set up the server, and make an automation from inputs."""
+def blueprint_installed(hass: HomeAssistant, tmp_path: Path) -> None:
+    """Copy the blueprint into a fresh config dir of this Home Assistant."""
     hass.config.config_dir = str(tmp_path)
     folder = Path(hass.config.path("blueprints", "automation", "plex_butler"))
     folder.mkdir(parents=True)
     shutil.copy(BLUEPRINT, folder)
+
+
+@pytest.fixture
+async def automate(
+    hass: HomeAssistant,
+    blueprint_installed: None,
+    plex: PlexSimulator,
+    mock_config_entry: MockConfigEntry,
+) -> AsyncGenerator[Automate]:
+    """Set up the server, and make an automation from the blueprint's inputs."""
     plex.set_libraries(list(DEFAULT_LIBRARIES))
     plex.scan_seconds = 0  # every scan is over at once: none is skipped
     assert await setup_entry(hass, mock_config_entry)

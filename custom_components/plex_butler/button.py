@@ -133,10 +133,13 @@ class PlexButlerLibraryButton(PlexButlerEntity, ButtonEntity):
         return super().available and self._section is not None
 
     @property
-    def extra_state_attributes(self) -> dict[str, Any] | None:
-        """Whether a scan runs, the library's key and its folders."""
-        if (section := self._section) is None:
-            return None
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Whether a scan runs, the library's key and its folders.
+
+        Home Assistant reads these only while the button is available, that
+        is while the server lists the library.
+        """
+        section = self.coordinator.data.libraries[self.library_uuid]
         return {
             "refreshing": section.refreshing,
             "library_key": section.key,
