@@ -38,10 +38,15 @@ async def _start(hass: HomeAssistant, entry: MockConfigEntry, task: str) -> Any:
 
 
 def _device(hass: HomeAssistant, plex: PlexSimulator) -> dr.DeviceEntry:
-    device = dr.async_get(hass).async_get_device(
-        identifiers={(DOMAIN, plex.machine_identifier)}
+    # Not async_get_device nor registry.devices: deprecated (errors in tests)
+    # by HA 2026.x, while their replacements are missing from the floor's 2025.4.
+    registry = dr.async_get(hass)
+    (device,) = (
+        device
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
+        if (DOMAIN, plex.machine_identifier) in device.identifiers
     )
-    assert device is not None
     return device
 
 

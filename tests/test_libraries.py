@@ -100,12 +100,15 @@ async def test_a_button_per_library_on_a_libraries_device(
             DEFAULT_LIBRARIES, ("movies", "tv_shows", "youtube", "music"), strict=True
         )
     }
-    server = device_registry.async_get_device(identifiers={(DOMAIN, MACHINE_ID)})
-    device = device_registry.async_get_device(
-        identifiers={(DOMAIN, f"{MACHINE_ID}_libraries")}
-    )
-    assert server is not None
-    assert device is not None
+    devices = {
+        identifier: device
+        for device in dr.async_entries_for_config_entry(
+            device_registry, libraries.entry_id
+        )
+        for _, identifier in device.identifiers
+    }
+    assert set(devices) == {MACHINE_ID, f"{MACHINE_ID}_libraries"}
+    server, device = devices[MACHINE_ID], devices[f"{MACHINE_ID}_libraries"]
     assert device.name == "Living Room Plex libraries"
     assert device.via_device_id == server.id
     assert device.entry_type is dr.DeviceEntryType.SERVICE
