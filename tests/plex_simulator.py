@@ -3,7 +3,10 @@
 It follows ../shared/plex-api.md, quirks included: ``POST /butler/{name}``
 answers 200 when a task starts, 202 when it already runs and 404 for a task
 this server does not have; answers are XML unless the client sends
-``Accept: application/json``; ``GET /identity`` needs no token.
+``Accept: application/json``; ``GET /identity`` needs no token. Libraries:
+``GET /library/sections`` lists them with their ``Location`` folders and
+``refreshing``; ``GET /library/sections/{key}/refresh`` (``?path=``,
+``?force=1``) starts a scan that runs ``scan_seconds``, 404 for an unknown key.
 
 Tests drive it in-process (``PlexSimulator``: switch faults, read the request
 log, stop and start it on the same port). Developers run it alone:
