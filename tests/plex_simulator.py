@@ -3,7 +3,10 @@
 It follows ../shared/plex-api.md, quirks included: ``POST /butler/{name}``
 answers 200 when a task starts, 202 when it already runs and 404 for a task
 this server does not have; answers are XML unless the client sends
-``Accept: application/json``; ``GET /identity`` needs no token.
+``Accept: application/json``; ``GET /identity`` needs no token. Libraries:
+``GET /library/sections`` lists them with their ``Location`` folders and
+``refreshing``; ``GET /library/sections/{key}/refresh`` (``?path=``,
+``?force=1``) starts a scan that runs ``scan_seconds``, 404 for an unknown key.
 
 Tests drive it in-process (``PlexSimulator``: switch faults, read the request
 log, stop and start it on the same port). Developers run it alone:
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass, field
 import json
@@ -23,6 +27,7 @@ import secrets
 import signal
 import ssl
 from typing import Any
+from urllib.parse import parse_qsl
 from xml.sax.saxutils import quoteattr
 
 from aiohttp import web
@@ -264,6 +269,45 @@ UNKNOWN_FRAMES = (
     "not json at all",
 )
 
+
+@dataclass(frozen=True)
+class SimLibrary:
+    """A library as ``GET /library/sections`` describes it."""
+
+    key: str
+    uuid: str
+    title: str
+    type: str = "movie"
+    locations: tuple[str, ...] = ()
+
+
+# Libraries of a typical home server: one with two folders, one per kind.
+DEFAULT_LIBRARIES: tuple[SimLibrary, ...] = (
+    SimLibrary(
+        "1",
+        "6f1a2b3c-0001-4d5e-8f90-a1b2c3d4e5f6",
+        "Movies",
+        "movie",
+        ("/data/movies", "/mnt/archive/movies"),
+    ),
+    SimLibrary(
+        "2", "6f1a2b3c-0002-4d5e-8f90-a1b2c3d4e5f6", "TV Shows", "show", ("/data/tv",)
+    ),
+    SimLibrary(
+        "7",
+        "6f1a2b3c-0007-4d5e-8f90-a1b2c3d4e5f6",
+        "YouTube",
+        "movie",
+        ("/data/youtube",),
+    ),
+    SimLibrary(
+        "9", "6f1a2b3c-0009-4d5e-8f90-a1b2c3d4e5f6", "Music", "artist", ("/data/music",)
+    ),
+)
+
+# What the websocket would send: a ``NotificationContainer`` notification.
+type ActivityListener = Callable[[dict[str, Any]], None]
+
 # Faults a test can switch on (``PlexSimulator.fault``):
 FAULTS = (
     "401",  # every token is refused
@@ -318,6 +362,17 @@ class PlexSimulator:
     tasks: list[SimTask] = field(default_factory=lambda: list(CURRENT_TASKS))
     # How long a started task "runs"; a second start meanwhile answers 202.
     run_seconds: float = 30.0
+    # None by default, so tests about tasks see only tasks; the command line
+    # serves DEFAULT_LIBRARIES.
+    libraries: list[SimLibrary] = field(default_factory=list)
+    # How long a started library scan "runs" (``refreshing`` is true meanwhile).
+    scan_seconds: float = 30.0
+    # Library key -> loop time its scan ends.
+    scanning: dict[str, float] = field(default_factory=dict)
+    # Called with each ``library.update.section`` activity notification, as the
+    # websocket (``/:/websockets/notifications``) sends it; the websocket
+    # endpoint subscribes here. Nothing is scheduled while the list is empty.
+    activity_listeners: list[ActivityListener] = field(default_factory=list)
     fault: str | None = None
     # Limit the fault to requests whose path starts with this (e.g. "/butler").
     fault_path: str | None = None
@@ -346,6 +401,7 @@ class PlexSimulator:
         """Build the aiohttp app; nothing listens until ``start``."""
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self._scan_timers: dict[str, asyncio.TimerHandle] = {}
         self.host = "127.0.0.1"
         self.port = 0
         self.scheme = "http"
@@ -366,6 +422,12 @@ class PlexSimulator:
         self.requests_at_connect = 0
         self._background: set[asyncio.Task[None]] = set()
         self._activity_runs: dict[str, asyncio.Task[None]] = {}
+        self.app.router.add_get("/library", self._library)
+        self.app.router.add_get("/library/sections", self._list_sections)
+        self.app.router.add_get("/library/sections/{key}/refresh", self._refresh)
+        self.app.router.add_delete(
+            "/library/sections/{key}/refresh", self._cancel_refresh
+        )
         # Not Plex: lets a developer switch rudeness on a running simulator.
         self.app.router.add_put(CONTROL_PATH, self._control)
 
@@ -412,6 +474,9 @@ class PlexSimulator:
         Websockets are closed, and activities stop progressing (they stay listed).
         """
         self._release.set()
+        for handle in self._scan_timers.values():
+            handle.cancel()
+        self._scan_timers.clear()
         if self._runner is not None:
             for site in list(self._runner.sites):
                 await site.stop()  # no new connections while the sockets close
@@ -431,6 +496,31 @@ class PlexSimulator:
     def set_tasks(self, tasks: list[SimTask] | tuple[SimTask, ...]) -> None:
         """Change the task list, as a server upgrade would."""
         self.tasks = list(tasks)
+
+    def set_libraries(self, libraries: list[SimLibrary]) -> None:
+        """Change the libraries, as adding, renaming or removing one in Plex does."""
+        self.libraries = list(libraries)
+
+    def is_refreshing(self, key: str) -> bool:
+        """Whether a scan of library ``key`` started earlier still "runs"."""
+        end = self.scanning.get(key)
+        if end is None:
+            return False
+        if asyncio.get_running_loop().time() >= end:
+            del self.scanning[key]
+            return False
+        return True
+
+    def finish_scans(self) -> None:
+        """End every running library scan now (no activity is sent)."""
+        self.scanning.clear()
+
+    def refreshes(self, key: str) -> list[dict[str, str]]:
+        """The query of each request to scan library ``key``, decoded, in order."""
+        return [
+            dict(parse_qsl(r.query_string))
+            for r in self.requests_to("GET", f"/library/sections/{key}/refresh")
+        ]
 
     def requests_to(self, method: str, path: str) -> list[RecordedRequest]:
         """The recorded requests with this method and path."""
@@ -862,6 +952,141 @@ class PlexSimulator:
             self.sockets.discard(socket)
         return socket
 
+    # --- libraries ---------------------------------------------------------
+
+    async def _library(self, request: web.Request) -> web.Response:
+        """``GET /library``: the library's entry points (python-plexapi reads it)."""
+        if (denied := self._denied(request, butler=False)) is not None:
+            return denied
+        dirs = [
+            {"key": "sections", "title": "Library Sections"},
+            {"key": "recentlyAdded", "title": "Recently Added Content"},
+            {"key": "onDeck", "title": "On Deck Content"},
+        ]
+        attrs = {"size": len(dirs), "title1": "Plex Library"}
+        return self._container(request, "MediaContainer", attrs, "Directory", dirs)
+
+    def _section(self, library: SimLibrary) -> dict[str, Any]:
+        return {
+            "allowSync": True,
+            "key": library.key,
+            "type": library.type,
+            "title": library.title,
+            "agent": "tv.plex.agents.movie",
+            "scanner": "Plex Movie",
+            "language": "en-US",
+            "uuid": library.uuid,
+            "refreshing": self.is_refreshing(library.key),
+            "updatedAt": 1735689600,
+            "scannedAt": 1735689600,
+        }
+
+    async def _list_sections(self, request: web.Request) -> web.Response:
+        """``GET /library/sections``: each library with its ``Location`` folders."""
+        if (denied := self._denied(request, butler=False)) is not None:
+            return denied
+        attrs = {"size": len(self.libraries), "allowSync": False, "title1": "Plex"}
+        if self._wants_json(request):
+            items = [
+                {
+                    **self._section(library),
+                    "Location": [
+                        {"id": index, "path": path}
+                        for index, path in enumerate(library.locations, 1)
+                    ],
+                }
+                for library in self.libraries
+            ]
+            body: dict[str, Any] = dict(attrs)
+            if items:
+                body["Directory"] = items
+            return web.json_response({"MediaContainer": body})
+        xml_items = "".join(
+            f"<Directory {_xml_attrs(self._section(library))}>"
+            + "".join(
+                f"<Location {_xml_attrs({'id': index, 'path': path})}/>"
+                for index, path in enumerate(library.locations, 1)
+            )
+            + "</Directory>"
+            for library in self.libraries
+        )
+        text = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<MediaContainer {_xml_attrs(attrs)}>{xml_items}</MediaContainer>"
+        )
+        return web.Response(text=text, content_type="text/xml")
+
+    def _library_by_key(self, key: str) -> SimLibrary | None:
+        return next((lib for lib in self.libraries if lib.key == key), None)
+
+    async def _refresh(self, request: web.Request) -> web.Response:
+        """Start a scan (Plex uses GET); ``?path=`` and ``?force=1`` are accepted."""
+        if (denied := self._denied(request, butler=False)) is not None:
+            return denied
+        key = request.match_info["key"]
+        library = self._library_by_key(key)
+        if library is None:
+            return _status(404)
+        if not self.is_refreshing(key):
+            self._activity(library, "started")
+        end = asyncio.get_running_loop().time() + self.scan_seconds
+        self.scanning[key] = max(end, self.scanning.get(key, end))
+        if self.activity_listeners:
+            if (timer := self._scan_timers.pop(key, None)) is not None:
+                timer.cancel()
+            self._scan_timers[key] = asyncio.get_running_loop().call_at(
+                self.scanning[key], self._scan_ended, library
+            )
+        return web.Response(status=200, content_type="text/html")
+
+    async def _cancel_refresh(self, request: web.Request) -> web.Response:
+        if (denied := self._denied(request, butler=False)) is not None:
+            return denied
+        key = request.match_info["key"]
+        library = self._library_by_key(key)
+        if library is None:
+            return _status(404)
+        if self.scanning.pop(key, None) is not None:
+            if (timer := self._scan_timers.pop(key, None)) is not None:
+                timer.cancel()
+            self._activity(library, "ended")
+        return web.Response(status=200, content_type="text/html")
+
+    def _scan_ended(self, library: SimLibrary) -> None:
+        self._scan_timers.pop(library.key, None)
+        self.scanning.pop(library.key, None)
+        self._activity(library, "ended")
+
+    def _activity(self, library: SimLibrary, event: str) -> None:
+        """Tell the listeners that a scan of ``library`` started or ended."""
+        if not self.activity_listeners:
+            return
+        activity_id = f"scan-{library.uuid}"
+        notification = {
+            "NotificationContainer": {
+                "type": "activity",
+                "size": 1,
+                "ActivityNotification": [
+                    {
+                        "event": event,
+                        "uuid": activity_id,
+                        "Activity": {
+                            "uuid": activity_id,
+                            "type": "library.update.section",
+                            "cancellable": True,
+                            "userID": 1,
+                            "title": f"Scanning {library.title}",
+                            "subtitle": "",
+                            "progress": 100 if event == "ended" else 0,
+                            "Context": {"librarySectionID": library.key},
+                        },
+                    }
+                ],
+            }
+        }
+        for listener in list(self.activity_listeners):
+            listener(notification)
+
 
 def _status(status: int) -> web.Response:
     return web.Response(
@@ -903,6 +1128,12 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         f"(switch at run time: PUT {CONTROL_PATH}?trickle=on|off)",
     )
     parser.add_argument("--run-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--scan-seconds",
+        type=float,
+        default=30.0,
+        help="how long a started library scan runs",
+    )
     parser.add_argument("--name", default="Simulated Plex")
     parser.add_argument("--machine-identifier", default=None)
     parser.add_argument(
@@ -919,6 +1150,8 @@ async def _serve(args: argparse.Namespace) -> None:
         shared_token=args.shared_token,
         friendly_name=args.name,
         run_seconds=args.run_seconds,
+        scan_seconds=args.scan_seconds,
+        libraries=list(DEFAULT_LIBRARIES),
         tasks=[*TASK_SETS[args.tasks], *(_task(n, n) for n in args.extra_task)],
         print_requests=args.print_requests,
         trickle=args.trickle,

@@ -138,21 +138,25 @@ async def test_choices_of_the_user_stay(
     assert init_integration.title == "My Plex"
 
 
-async def test_steady_polls_read_only_the_task_list(
+async def test_steady_polls_read_only_the_task_list_and_libraries(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     plex: PlexSimulator,
     init_integration: MockConfigEntry,
 ) -> None:
-    """Two requests per server per poll while nothing changes: tasks and settings.
+    """Three requests per server per poll while nothing changes.
 
-    The activities come over the websocket, so they are not read.
+    Tasks, settings and libraries; the activities come over the websocket.
     """
     await wait_for_push(hass, plex)
     before = len(plex.requests)
     for _ in range(3):
         await poll_with_freezer(hass, freezer)
-    assert [r.url for r in plex.requests[before:]] == ["/butler", "/:/prefs"] * 3
+    assert [r.url for r in plex.requests[before:]] == [
+        "/butler",
+        "/:/prefs",
+        "/library/sections",
+    ] * 3
 
 
 # --- a reinstalled server -------------------------------------------------------

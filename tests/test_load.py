@@ -324,7 +324,7 @@ async def test_ten_servers_poll_once_each_and_fail_alone(
     servers: list[PlexSimulator],
     server_entries: list[MockConfigEntry],
 ) -> None:
-    """Tasks and settings per server per poll, with its own token; faults stay local."""
+    """Three GETs per server per poll, with its own token; faults stay local."""
     for sim in servers:
         await wait_for_push(hass, sim)
     for sim in servers:
@@ -337,6 +337,7 @@ async def test_ten_servers_poll_once_each_and_fail_alone(
         assert [(r.method, r.path) for r in sim.requests] == [
             ("GET", "/butler"),
             ("GET", "/:/prefs"),
+            ("GET", "/library/sections"),
         ] * 3
         assert {r.headers.get("X-Plex-Token") for r in sim.requests} == {sim.token}
 
@@ -347,9 +348,11 @@ async def test_ten_servers_poll_once_each_and_fail_alone(
     await poll_with_freezer(hass, freezer)
 
     for sim, entry in zip(servers, server_entries, strict=True):
-        reads = [(r.method, r.path) for r in sim.requests]
-        assert reads == [("GET", "/butler")] + [("GET", "/:/prefs")] * (
-            sim is not broken
+        # A failed task list ends the broken server's poll.
+        assert [(r.method, r.path) for r in sim.requests] == (
+            [("GET", "/butler")]
+            if sim is broken
+            else [("GET", "/butler"), ("GET", "/:/prefs"), ("GET", "/library/sections")]
         )
         unavailable = set(_states_of(hass, entry).values()) == {STATE_UNAVAILABLE}
         assert unavailable is (sim is broken), sim.friendly_name

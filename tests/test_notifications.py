@@ -88,7 +88,7 @@ async def test_drop_polls_activities_then_reconnects_and_catches_up(
     before = len(plex.requests)
     await poll_with_freezer(hass, freezer)
     polled = [u for u in _urls_after(plex, before) if "websockets" not in u]
-    assert polled == ["/butler", "/:/prefs", "/activities"]
+    assert polled == ["/butler", "/:/prefs", "/activities", "/library/sections"]
     assert _state(hass, BUSY) == STATE_ON
 
     plex.websocket = "open"
@@ -99,7 +99,7 @@ async def test_drop_polls_activities_then_reconnects_and_catches_up(
 
     before = len(plex.requests)
     await poll_with_freezer(hass, freezer)
-    assert _urls_after(plex, before) == ["/butler", "/:/prefs"]
+    assert _urls_after(plex, before) == ["/butler", "/:/prefs", "/library/sections"]
 
     lost = [r for r in caplog.records if "Lost the push connection" in r.getMessage()]
     back = [

@@ -9,6 +9,7 @@ settings, so it talks to 127.0.0.1 only (and never to plex.tv).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from dataclasses import replace
 from functools import partial
@@ -20,7 +21,13 @@ from plexapi.server import PlexServer
 import pytest
 import requests
 
-from .plex_simulator import CURRENT_TASKS, OLD_TASKS, PlexSimulator, SimTask
+from .plex_simulator import (
+    CURRENT_TASKS,
+    DEFAULT_LIBRARIES,
+    OLD_TASKS,
+    PlexSimulator,
+    SimTask,
+)
 
 
 @pytest.fixture
@@ -142,3 +149,50 @@ async def test_activities_match(
         "Movies",
     )
     assert (activity.progress, activity.cancellable) == (0, False)
+
+
+async def test_library_sections_match(
+    hass: HomeAssistant, plex: PlexSimulator, peer: PlexServer
+) -> None:
+    """The peer reads each library's key, uuid, title, type, folders and state."""
+    plex.set_libraries(list(DEFAULT_LIBRARIES))
+    plex.scanning["7"] = asyncio.get_running_loop().time() + 60
+    # ``peer.library`` reads /library: in the executor too, not in the loop.
+    library = await hass.async_add_executor_job(getattr, peer, "library")
+    sections = await hass.async_add_executor_job(library.sections)
+    assert [
+        (s.key, s.uuid, s.title, s.type, s.locations, s.refreshing) for s in sections
+    ] == [
+        (
+            int(lib.key),
+            lib.uuid,
+            lib.title,
+            lib.type,
+            list(lib.locations),
+            lib.key == "7",
+        )
+        for lib in DEFAULT_LIBRARIES
+    ]
+
+
+async def test_section_update_starts_a_scan_of_the_library_or_a_folder(
+    hass: HomeAssistant, plex: PlexSimulator, peer: PlexServer
+) -> None:
+    """``update()`` and ``update(path=...)`` reach the simulator's refresh."""
+    plex.set_libraries(list(DEFAULT_LIBRARIES))
+    library = await hass.async_add_executor_job(getattr, peer, "library")
+    section = await hass.async_add_executor_job(library.sectionByID, 7)
+    await hass.async_add_executor_job(section.update)
+    await hass.async_add_executor_job(
+        partial(section.update, path="/data/youtube/Rock & Roll")
+    )
+    assert plex.refreshes("7") == [{}, {"path": "/data/youtube/Rock & Roll"}]
+    assert plex.is_refreshing("7")
+
+
+async def test_unknown_section_refresh_is_404(
+    hass: HomeAssistant, plex: PlexSimulator, peer: PlexServer
+) -> None:
+    query = partial(peer.query, "/library/sections/99/refresh")
+    with pytest.raises(NotFound, match=r"^\(404\) not_found;"):
+        await hass.async_add_executor_job(query)

@@ -180,6 +180,9 @@ class FlowTexts(ast.NodeVisitor):
 
 
 FLOW = FlowTexts.of(*SOURCES.values())
+# The library buttons' name and the device they are on (see test_libraries.py).
+LIBRARY_KEY = "library"
+LIBRARIES_DEVICE_KEY = "libraries"
 
 
 def _keys_used(pattern: str) -> set[str]:
@@ -188,8 +191,8 @@ def _keys_used(pattern: str) -> set[str]:
 
 def test_every_task_key_has_a_name_an_icon_and_an_action_option() -> None:
     keys = {task.key for task in KNOWN_TASKS.values()} | {OTHER_TASK_KEY}
-    assert keys == set(EN["entity"]["button"])
-    assert keys == set(ICONS["entity"]["button"])
+    assert keys | {LIBRARY_KEY} == set(EN["entity"]["button"])
+    assert keys | {LIBRARY_KEY} == set(ICONS["entity"]["button"])
     services = yaml.safe_load((PACKAGE / "services.yaml").read_text())
     options = services["start_task"]["fields"]["task"]["selector"]["select"]["options"]
     assert set(options) == keys - {OTHER_TASK_KEY}
@@ -197,7 +200,8 @@ def test_every_task_key_has_a_name_an_icon_and_an_action_option() -> None:
 
 
 def test_every_exception_key_has_a_message() -> None:
-    used = _keys_used(r'translation_key="([a-z_]+)"')
+    # The one device key is a device name, checked with the library texts.
+    used = _keys_used(r'translation_key="([a-z_]+)"') - {LIBRARIES_DEVICE_KEY}
     entity_keys = {key for platform in EN["entity"].values() for key in platform}
     assert used
     assert used - entity_keys <= set(EN["exceptions"])
@@ -319,3 +323,19 @@ def test_every_action_is_described_with_an_icon() -> None:
     assert set(services) == set(EN["services"]) == set(ICONS["services"])
     for name, service in services.items():
         assert set(service["fields"]) == set(EN["services"][name]["fields"])
+
+
+def test_library_buttons_device_and_action_have_texts_and_icons() -> None:
+    assert EN["entity"]["button"][LIBRARY_KEY]["name"] == "Refresh {title}"
+    assert set(EN["entity"]["button"][LIBRARY_KEY]["state_attributes"]) == {
+        "refreshing",
+        "library_key",
+        "locations",
+    }
+    assert "{server}" in EN["device"][LIBRARIES_DEVICE_KEY]["name"]
+    assert ICONS["entity"]["button"][LIBRARY_KEY]["default"].startswith("mdi:")
+    service = EN["services"]["refresh_library"]
+    services = yaml.safe_load((PACKAGE / "services.yaml").read_text())
+    assert set(service["fields"]) == set(services["refresh_library"]["fields"])
+    assert set(service["fields"]) == {"config_entry_id", "library", "path", "force"}
+    assert ICONS["services"]["refresh_library"]["service"].startswith("mdi:")

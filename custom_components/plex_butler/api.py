@@ -257,6 +257,51 @@ def parse_tasks(data: dict[str, Any]) -> list[ButlerTask]:
     return list(tasks.values())
 
 
+@dataclass(frozen=True, slots=True)
+class LibrarySection:
+    """One library of the server, as ``GET /library/sections`` describes it.
+
+    ``key`` is the section id used in URLs; it changes when a library is
+    deleted and re-created, while ``uuid`` identifies the library itself.
+    ``locations`` are the library's folders, as paths on the server.
+    """
+
+    key: str
+    uuid: str
+    title: str
+    type: str | None = None
+    refreshing: bool = False
+    locations: tuple[str, ...] = ()
+
+
+def parse_sections(data: dict[str, Any]) -> list[LibrarySection]:
+    """Read ``GET /library/sections``; entries without a key or uuid are skipped."""
+    container = data.get("MediaContainer")
+    if not isinstance(container, dict):
+        raise PlexResponseError("The answer has no MediaContainer")
+    sections: dict[str, LibrarySection] = {}
+    for item in _as_list(container.get("Directory")):
+        if not isinstance(item, dict):
+            continue
+        key, uuid = _as_str(item.get("key")), _as_str(item.get("uuid"))
+        if key is None or uuid is None or uuid in sections:
+            continue
+        locations = (
+            _as_str(location.get("path"))
+            for location in _as_list(item.get("Location"))
+            if isinstance(location, dict)
+        )
+        sections[uuid] = LibrarySection(
+            key=key,
+            uuid=uuid,
+            title=_as_str(item.get("title")) or key,
+            type=_as_str(item.get("type")),
+            refreshing=_as_bool(item.get("refreshing")) or False,
+            locations=tuple(path for path in locations if path is not None),
+        )
+    return list(sections.values())
+
+
 # OpenSSL's reasons for a handshake answered by a plain-HTTP server.
 _PLAIN_HTTP_REASONS: Final = frozenset(
     {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"}
@@ -585,6 +630,28 @@ class PlexButlerClient:
             return StartResult.ALREADY_RUNNING
         return StartResult.STARTED
 
+    async def async_get_sections(self) -> list[LibrarySection]:
+        """Read the server's libraries (``GET /library/sections``)."""
+        return parse_sections(await self._get("/library/sections"))
+
+    async def async_refresh_section(
+        self, key: str, path: str | None = None, *, force: bool = False
+    ) -> None:
+        """Start a scan of one library, or of one folder of it (``path``).
+
+        Plex starts scans with a GET. ``force`` also refreshes all metadata.
+        An unknown key raises PlexNotFoundError. The path travels URL-encoded
+        in the query; the URL is not cached, since paths are endless.
+        """
+        query: dict[str, str] = {}
+        if path is not None:
+            query["path"] = path
+        if force:
+            query["force"] = "1"
+        await self._request(
+            "GET", f"/library/sections/{quote(key, safe='')}/refresh", query
+        )
+
     # --- settings, activities, stopping, push notifications ------------------
 
     async def async_get_settings(self) -> list[PlexSetting]:
@@ -838,6 +905,7 @@ class PlexNotificationStream:
 __all__ = [
     "ActivityNotification",
     "ButlerTask",
+    "LibrarySection",
     "PlexActivity",
     "PlexAuthenticationError",
     "PlexBadRequestError",

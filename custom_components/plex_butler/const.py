@@ -25,3 +25,8 @@ SERVICE_START_ALL_TASKS: Final = "start_all_tasks"
 SERVICE_STOP_ALL_TASKS: Final = "stop_all_tasks"
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 ATTR_TASK: Final = "task"
+
+SERVICE_REFRESH_LIBRARY: Final = "refresh_library"
+ATTR_LIBRARY: Final = "library"
+ATTR_PATH: Final = "path"
+ATTR_FORCE: Final = "force"

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_URL
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import (
     ConfigEntryAuthFailed,
     ConfigEntryError,
@@ -21,6 +23,7 @@ from homeassistant.util import dt as dt_util
 
 from .api import (
     ButlerTask,
+    LibrarySection,
     PlexAuthenticationError,
     PlexBadRequestError,
     PlexButlerClient,
@@ -50,11 +53,22 @@ UNKNOWN_NAME_REFRESH_AFTER = timedelta(seconds=10)
 class PlexButlerData:
     """What the entities show: the tasks the server has now, by Plex name.
 
-    ``settings`` holds the butler's settings the server has, by Plex id.
+    ``settings`` holds the butler's settings the server has, by Plex id, and
+    ``libraries`` its libraries, by uuid: a library's key changes when it is
+    re-created.
     """
 
     tasks: dict[str, ButlerTask]
     settings: dict[str, PlexSetting] = field(default_factory=dict)
+    libraries: dict[str, LibrarySection] = field(default_factory=dict)
+
+
+class LibraryRefreshResult(StrEnum):
+    """What a request to scan a library did."""
+
+    STARTED = "started"
+    # The library was scanning already, so nothing was sent.
+    ALREADY_REFRESHING = "already_refreshing"
 
 
 def wrong_server_issue_id(entry: ConfigEntry) -> str:
@@ -134,7 +148,7 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
         self.server = await self._async_read_server()
 
     async def _async_update_data(self) -> PlexButlerData:
-        """Fetch the task list and the settings: two requests per poll.
+        """Fetch the tasks, the settings and the libraries: three requests per poll.
 
         While the notification websocket is down, the activities are read too.
 
@@ -153,6 +167,7 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
         data = PlexButlerData(
             tasks={task.name: task for task in tasks},
             settings={s.id: s for s in settings if is_butler_setting(s)},
+            libraries=await self._async_read_libraries(),
         )
         LOGGER.debug("Poll of %s: %d butler tasks", self.server_name, len(tasks))
         previous = self.data
@@ -301,3 +316,80 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
             await self.client.async_stop_all_tasks()
         except PlexError as err:
             raise self._action_error(err) from err
+
+    # --- libraries ------------------------------------------------------------
+
+    async def _async_read_libraries(self) -> dict[str, LibrarySection]:
+        """Read the sections list; one request, however many libraries there are."""
+        try:
+            sections = await self.client.async_get_sections()
+        except PlexError as err:
+            LOGGER.debug("Libraries of %s: %r", self.server_name, err)
+            raise self._polling_error(err) from err
+        return {section.uuid: section for section in sections}
+
+    @callback
+    def async_set_library_refreshing(self, section_key: str, refreshing: bool) -> None:
+        """Say that library ``section_key`` started or stopped scanning.
+
+        For a live source such as the websocket's ``library.update.section``
+        activities (``Context.librarySectionID`` is the key): the entities
+        update at once, without a request and without moving the next poll,
+        which reads the truth again. An unknown key is ignored.
+        """
+        libraries = dict(self.data.libraries)
+        for uuid, section in libraries.items():
+            if section.key == section_key and section.refreshing != refreshing:
+                libraries[uuid] = replace(section, refreshing=refreshing)
+                self.data = replace(self.data, libraries=libraries)
+                self.async_update_listeners()
+                return
+
+    async def async_refresh_library(
+        self, section: LibrarySection, path: str | None = None, *, force: bool = False
+    ) -> LibraryRefreshResult:
+        """Scan a library, or one folder of it; the button and the action use this.
+
+        A library that is scanning already is left alone unless ``force`` asks
+        for a new scan. Client errors become translated errors here, as in
+        ``async_start_task``; a rejected token also starts reauthentication.
+        """
+        if section.refreshing and not force:
+            return LibraryRefreshResult.ALREADY_REFRESHING
+        try:
+            await self.client.async_refresh_section(section.key, path, force=force)
+        except PlexNotFoundError as err:
+            raise await self._async_library_gone(section) from err
+        except PlexError as err:
+            if isinstance(err, PlexAuthenticationError):
+                self.config_entry.async_start_reauth(self.hass)
+            raise translated_error(
+                HomeAssistantError, err, self.server_name, starting=True
+            ) from err
+        if not self.last_update_success:
+            await self.async_refresh_now()
+        return LibraryRefreshResult.STARTED
+
+    async def _async_library_gone(self, section: LibrarySection) -> HomeAssistantError:
+        """The server no longer has the section: re-read its libraries, then say so."""
+        await self.async_refresh_now()
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="library_not_on_server",
+            translation_placeholders={
+                "server": self.server_name,
+                "library": section.title,
+                "libraries": library_list(self.data.libraries.values()),
+            },
+        )
+
+
+def library_list(sections: Iterable[LibrarySection]) -> str:
+    """The libraries as messages list them: ``Movies (1), YouTube (7)``."""
+    return (
+        ", ".join(
+            f"{section.title} ({section.key})"
+            for section in sorted(sections, key=lambda s: s.title.casefold())
+        )
+        or "none"
+    )

@@ -120,3 +120,23 @@ class PlexActivityEntity(CoordinatorEntity[PlexActivityCoordinator]):
     def available(self) -> bool:
         """While the server answers its polls and the activities are known."""
         return super().available and self._server_coordinator.last_update_success
+
+
+def libraries_device_info(coordinator: PlexButlerCoordinator) -> DeviceInfo:
+    """The device of a server's libraries, listed under the server's device.
+
+    Home Assistant groups a device's entities only by category, so the
+    libraries, as many as the server has, get a device of their own instead of
+    crowding the server's controls: "<server> libraries", linked to the server.
+    """
+    server = coordinator.server
+    return DeviceInfo(
+        identifiers={(DOMAIN, f"{server.machine_identifier}_libraries")},
+        translation_key="libraries",
+        translation_placeholders={"server": server.friendly_name},
+        manufacturer="Plex",
+        model="Plex Media Server libraries",
+        entry_type=DeviceEntryType.SERVICE,
+        via_device=(DOMAIN, server.machine_identifier),
+        configuration_url=f"{coordinator.config_entry.data[CONF_URL].rstrip('/')}/web",
+    )

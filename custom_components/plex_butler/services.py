@@ -1,4 +1,4 @@
-"""The actions: start or stop one task, start or stop all of them."""
+"""The actions: start or stop one task or all of them, refresh a library."""
 
 from __future__ import annotations
 
@@ -17,16 +17,22 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 import voluptuous as vol
 
+from .api import LibrarySection
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
+    ATTR_FORCE,
+    ATTR_LIBRARY,
+    ATTR_PATH,
     ATTR_TASK,
     DOMAIN,
+    SERVICE_REFRESH_LIBRARY,
     SERVICE_START_ALL_TASKS,
     SERVICE_START_TASK,
     SERVICE_STOP_ALL_TASKS,
     SERVICE_STOP_TASK,
 )
-from .coordinator import PlexButlerConfigEntry, PlexButlerCoordinator
+from .coordinator import PlexButlerConfigEntry, PlexButlerCoordinator, library_list
+from .libraries import folder_in_library, match_library, suggest_library
 from .tasks import match_task, suggest_task, task_key
 
 
@@ -183,5 +189,92 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_START_TASK,
         _async_start_task,
         schema=START_TASK_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    _async_setup_library_services(hass)
+
+
+REFRESH_LIBRARY_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+        vol.Required(ATTR_LIBRARY): cv.string,
+        vol.Optional(ATTR_PATH): vol.Any(None, cv.string),
+        vol.Optional(ATTR_FORCE, default=False): cv.boolean,
+    }
+)
+
+
+async def _async_refresh_library(call: ServiceCall) -> ServiceResponse:
+    """Scan a library, or one folder of it, and say whether a scan started."""
+    entry = _loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    coordinator = entry.runtime_data
+    section = await _find_library(coordinator, call.data[ATTR_LIBRARY])
+    path = _folder(coordinator, section, call.data.get(ATTR_PATH))
+    result = await coordinator.async_refresh_library(
+        section, path, force=call.data[ATTR_FORCE]
+    )
+    if not call.return_response:
+        return None
+    return {"library": section.title, "path": path, "result": result.value}
+
+
+async def _find_library(
+    coordinator: PlexButlerCoordinator, requested: str
+) -> LibrarySection:
+    """The library by title or key; the list is read again for a new one."""
+    section = match_library(requested, coordinator.data.libraries.values())
+    if section is None:
+        # The server may have gained the library since the last poll.
+        await coordinator.async_refresh_for_unknown_name()
+        section = match_library(requested, coordinator.data.libraries.values())
+    if section is not None:
+        return section
+    sections = coordinator.data.libraries.values()
+    placeholders = {
+        "server": coordinator.server_name,
+        "library": requested,
+        "libraries": library_list(sections),
+    }
+    if (suggestion := suggest_library(requested, sections)) is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_library",
+            translation_placeholders=placeholders,
+        )
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="unknown_library_suggestion",
+        translation_placeholders={**placeholders, "suggestion": suggestion.title},
+    )
+
+
+def _folder(
+    coordinator: PlexButlerCoordinator, section: LibrarySection, path: str | None
+) -> str | None:
+    """The folder to scan, normalised; None (a blank path too) for all of it."""
+    if path is None or not path.strip():
+        return None
+    if (folder := folder_in_library(path, section.locations)) is not None:
+        return folder
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="path_not_in_library",
+        translation_placeholders={
+            "server": coordinator.server_name,
+            "library": section.title,
+            "path": path,
+            "locations": ", ".join(section.locations) or "none",
+        },
+    )
+
+
+@callback
+def _async_setup_library_services(hass: HomeAssistant) -> None:
+    """Register ``refresh_library``; called by ``async_setup_services``."""
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_REFRESH_LIBRARY,
+        _async_refresh_library,
+        schema=REFRESH_LIBRARY_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )

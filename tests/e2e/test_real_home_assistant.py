@@ -16,7 +16,7 @@ import pytest
 
 from custom_components.plex_butler.tasks import KNOWN_TASKS, TaskProfile
 from tests.conftest import MACHINE_ID, OWNER_TOKEN
-from tests.plex_simulator import PlexSimulator
+from tests.plex_simulator import DEFAULT_LIBRARIES, PlexSimulator
 
 from .helpers import HassApi, HassProcess, WebsocketCommandError, eventually
 
@@ -25,6 +25,7 @@ pytestmark = pytest.mark.e2e
 DOMAIN = "plex_butler"
 PRESSED = "button.living_room_plex_optimize_database"
 HEAVY = "button.living_room_plex_run_deep_media_analysis"
+LIBRARY_BUTTONS = "button.living_room_plex_libraries_refresh_"
 
 
 async def test_plex_butler_in_a_real_home_assistant(
@@ -32,6 +33,7 @@ async def test_plex_butler_in_a_real_home_assistant(
 ) -> None:
     """Set up, use, break, heal and restart, as one user session would."""
     api = hass_api
+    plex.set_libraries(list(DEFAULT_LIBRARIES))
     hass_process.start()
     await api.wait_for_onboarding(hass_process)
 
@@ -41,6 +43,7 @@ async def test_plex_butler_in_a_real_home_assistant(
     await step_4_a_button_press_sends_the_token_in_a_header(api, plex)
     await step_5_the_action_reports_started_then_already_running(api, entry_id)
     await step_6_a_yaml_automation_calls_the_action(api, plex, entry_id)
+    await step_6b_a_library_button_and_the_action_with_a_folder(api, plex, entry_id)
     # Re-authentication reloads the entry, which gives it a fresh coordinator
     # whose refresh debouncer has no cool-down pending; doing it before the
     # outage means step 8 waits out that ~10 s cool-down only once.
@@ -99,14 +102,20 @@ async def step_3_one_button_per_task_on_one_device(
         devices = await ws.command("config/device_registry/list")
         registry = await ws.command("config/entity_registry/list")
 
-    ours = [d for d in devices if entry_id in d["config_entries"]]
+    # The libraries' device hangs off this one (see step 6b).
+    ours = [
+        d
+        for d in devices
+        if entry_id in d["config_entries"] and d["via_device_id"] is None
+    ]
     assert len(ours) == 1, ours
     device = ours[0]
     assert [DOMAIN, MACHINE_ID] in device["identifiers"]
     assert device["name"] == "Living Room Plex"
     assert device["entry_type"] == "service"
 
-    buttons = [e for e in registry if e["config_entry_id"] == entry_id]
+    every = [e for e in registry if e["config_entry_id"] == entry_id]
+    buttons = [e for e in every if "_library_" not in e["unique_id"]]
     assert {e["unique_id"] for e in buttons} == {
         f"{MACHINE_ID}_{task.name}" for task in plex.tasks
     }
@@ -134,10 +143,11 @@ async def step_3_one_button_per_task_on_one_device(
         s["entity_id"]: s["state"]
         for s in states
         if s["entity_id"].startswith("button.")
+        and not s["entity_id"].startswith(LIBRARY_BUTTONS)
     }
     assert set(button_states) == enabled
     assert "unavailable" not in button_states.values()
-    return {e["unique_id"]: e["entity_id"] for e in buttons}
+    return {e["unique_id"]: e["entity_id"] for e in every}
 
 
 async def step_4_a_button_press_sends_the_token_in_a_header(
@@ -205,6 +215,56 @@ async def step_6_a_yaml_automation_calls_the_action(
 
     await eventually(started, "the automation's POST /butler/CleanOldBundles")
     assert plex.is_running("CleanOldBundles")
+
+
+async def step_6b_a_library_button_and_the_action_with_a_folder(
+    api: HassApi, plex: PlexSimulator, entry_id: str
+) -> None:
+    """A library's button scans it; the action scans one folder, checked first."""
+    async with api.websocket() as ws:
+        devices = await ws.command("config/device_registry/list")
+    [server] = [d for d in devices if [DOMAIN, MACHINE_ID] in d["identifiers"]]
+    [libraries] = [
+        d for d in devices if [DOMAIN, f"{MACHINE_ID}_libraries"] in d["identifiers"]
+    ]
+    assert libraries["name"] == "Living Room Plex libraries"
+    assert libraries["via_device_id"] == server["id"]
+
+    await api.post(
+        "/api/services/button/press", {"entity_id": f"{LIBRARY_BUTTONS}movies"}
+    )
+    assert plex.refreshes("1") == [{}]
+
+    answer = await api.post(
+        f"/api/services/{DOMAIN}/refresh_library?return_response",
+        {
+            "config_entry_id": entry_id,
+            "library": "youtube",
+            "path": "/data/youtube/Some Channel/",
+        },
+    )
+    assert answer["service_response"] == {
+        "library": "YouTube",
+        "path": "/data/youtube/Some Channel",
+        "result": "started",
+    }
+    assert plex.refreshes("7") == [{"path": "/data/youtube/Some Channel"}]
+
+    async with api.websocket() as ws:
+        with pytest.raises(WebsocketCommandError) as misuse:
+            await ws.command(
+                "call_service",
+                domain=DOMAIN,
+                service="refresh_library",
+                service_data={
+                    "config_entry_id": entry_id,
+                    "library": "YouTube",
+                    "path": "/data/youtube/../movies",
+                },
+                return_response=True,
+            )
+    assert misuse.value.code == "service_validation_error"
+    assert len(plex.refreshes("7")) == 1
 
 
 async def _refresh(api: HassApi) -> None:
@@ -300,9 +360,9 @@ async def step_9_a_restart_keeps_entry_device_and_entity_ids(
     async with api.websocket() as ws:
         devices = await ws.command("config/device_registry/list")
         registry = await ws.command("config/entity_registry/list")
-    assert [d["identifiers"] for d in devices if entry_id in d["config_entries"]] == [
-        [[DOMAIN, MACHINE_ID]]
-    ]
+    assert sorted(
+        d["identifiers"] for d in devices if entry_id in d["config_entries"]
+    ) == [[[DOMAIN, MACHINE_ID]], [[DOMAIN, f"{MACHINE_ID}_libraries"]]]
     assert {
         e["unique_id"]: e["entity_id"]
         for e in registry
