@@ -13,6 +13,7 @@ from .coordinator import (
     PlexButlerCoordinator,
     wrong_server_issue_id,
 )
+from .discovery import async_start_discovery
 from .helpers import async_create_client
 from .services import async_setup_services
 
@@ -33,6 +34,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PlexButlerConfigEntry) -
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(async_start_discovery(hass, entry.entry_id))
     return True
 
 
