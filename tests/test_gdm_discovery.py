@@ -13,6 +13,7 @@ from homeassistant.config_entries import (
     SOURCE_IGNORE,
     SOURCE_INTEGRATION_DISCOVERY,
     ConfigEntryState,
+    ConfigFlowResult,
 )
 from homeassistant.const import CONF_TOKEN, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
@@ -70,7 +71,7 @@ def _entry(url: str, **kwargs: object) -> MockConfigEntry:
     )
 
 
-def _discovered(hass: HomeAssistant) -> list[dict]:
+def _discovered(hass: HomeAssistant) -> list[ConfigFlowResult]:
     return [
         flow
         for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)

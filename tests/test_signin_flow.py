@@ -9,12 +9,16 @@ after an external step or a progress step.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
-from typing import Any
+from collections.abc import AsyncGenerator
 from urllib.parse import parse_qs
 
 import aiohttp
-from homeassistant.config_entries import SOURCE_IGNORE, SOURCE_USER, SOURCE_ZEROCONF
+from homeassistant.config_entries import (
+    SOURCE_IGNORE,
+    SOURCE_USER,
+    SOURCE_ZEROCONF,
+    ConfigFlowResult,
+)
 from homeassistant.const import CONF_TOKEN, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -43,7 +47,7 @@ from .plextv_simulator import (
 
 OTHER_MACHINE_ID = "fedcba9876543210fedcba9876543210fedcba98"
 OTHER_TOKEN = "other-owner-token-5d1e"
-FlowResult = dict[str, Any]
+FlowResult = ConfigFlowResult
 
 
 @pytest.fixture
@@ -78,10 +82,9 @@ def tls() -> PlexDirectTls:
 
 
 @pytest.fixture
-def trust_tls(tls: PlexDirectTls) -> Generator[None]:
+def trust_tls(tls: PlexDirectTls) -> None:
     """Home Assistant's client context trusts the test CA, as for a user's own CA."""
     ssl_util.get_default_context().load_verify_locations(cadata=tls.ca_pem.decode())
-    return None
 
 
 def _code(result: FlowResult) -> str:
@@ -90,10 +93,10 @@ def _code(result: FlowResult) -> str:
     return parse_qs(fragment.removeprefix("?"))["code"][0]
 
 
-async def _start_signin(hass: HomeAssistant, **context: Any) -> FlowResult:
+async def _start_signin(hass: HomeAssistant) -> FlowResult:
     """Open the menu and choose Sign in with Plex; the external step is shown."""
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER, **context}
+        DOMAIN, context={"source": SOURCE_USER}
     )
     assert result["type"] is FlowResultType.MENU
     result = await hass.config_entries.flow.async_configure(
@@ -179,7 +182,9 @@ async def test_picker_lists_owned_new_servers_and_uses_the_chosen_one(
     result = await _sign_in(hass, plextv, await _start_signin(hass))
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "server"
-    options = result["data_schema"].schema["server"].config["options"]
+    schema = result["data_schema"]
+    assert schema is not None
+    options = schema.schema["server"].config["options"]
     assert options == [
         {"value": MACHINE_ID, "label": f"Living Room Plex ({plex.version}, local)"},
         {"value": OTHER_MACHINE_ID, "label": f"Basement Plex ({plex.version}, remote)"},
