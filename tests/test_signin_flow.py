@@ -26,6 +26,9 @@ from homeassistant.setup import async_setup_component
 from homeassistant.util import ssl as ssl_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from yarl import URL
 
@@ -563,3 +566,22 @@ async def test_discovered_server_by_signing_in(
     )
     result = await _sign_in(hass, plextv, result)
     _assert_entry(result, plex, plex.url)
+
+
+async def test_diagnostics_of_a_signed_in_entry_hold_no_token(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    plextv: PlexTvSimulator,
+    plex: PlexSimulator,
+) -> None:
+    """The server token is redacted; the account token was never stored."""
+    plextv.resources = [SimResource.for_server(plex)]
+    result = await _sign_in(hass, plextv, await _start_signin(hass))
+    await hass.async_block_till_done()
+    diagnostics = await get_diagnostics_for_config_entry(
+        hass, hass_client, result["result"]
+    )
+    assert diagnostics["entry"]["data"][CONF_TOKEN] == "**REDACTED**"
+    text = str(diagnostics)
+    assert plex.token not in text
+    assert plextv.user_token not in text
