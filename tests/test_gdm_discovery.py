@@ -7,7 +7,9 @@ the simulated servers.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
+from datetime import timedelta
 
 from homeassistant.config_entries import (
     SOURCE_IGNORE,
@@ -27,6 +29,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.plex_butler.const import DOMAIN
 from custom_components.plex_butler.discovery import GDM_INTERVAL, GDM_PORT_ENV
+from custom_components.plex_butler.gdm import SCAN_SECONDS
 
 from .common import setup_entry
 from .conftest import MACHINE_ID, OWNER_TOKEN
@@ -80,7 +83,11 @@ def _discovered(hass: HomeAssistant) -> list[ConfigFlowResult]:
 
 
 async def _scan_done(hass: HomeAssistant) -> None:
-    """Let the scan (a few seconds of listening) and the flows it starts finish."""
+    """Let the search go out and be answered, end the scan, and run its flows."""
+    await hass.async_block_till_done(wait_background_tasks=True)
+    # Replies travel over a real (loopback) socket.
+    await asyncio.sleep(0.3)
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=SCAN_SECONDS))
     await hass.async_block_till_done(wait_background_tasks=True)
 
 
