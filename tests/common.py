@@ -92,6 +92,10 @@ def reauth_flows(hass: HomeAssistant, entry: ConfigEntry) -> list[Any]:
 async def finish_reauth(hass: HomeAssistant, entry: ConfigEntry, token: str) -> None:
     """Answer the entry's one reauthentication flow with ``token``; it must succeed."""
     (flow,) = reauth_flows(hass, entry)
+    # The flow opens with a menu: sign in with Plex, or enter a token.
+    await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {"next_step_id": "reauth_confirm"}
+    )
     result = await hass.config_entries.flow.async_configure(
         flow["flow_id"], {CONF_TOKEN: token}
     )

@@ -28,6 +28,17 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load the integration from custom_components/."""
 
 
+@pytest.fixture(autouse=True)
+def gdm_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GDM scans (while an entry is loaded) go to 127.0.0.1:9, where nothing answers.
+
+    No test may send to Plex's real multicast group; tests of discovery point
+    the port at a GdmResponder instead.
+    """
+    monkeypatch.setenv("PLEX_BUTLER_GDM_ADDRESS", "127.0.0.1")
+    monkeypatch.setenv("PLEX_BUTLER_GDM_PORT", "9")
+
+
 @pytest.fixture
 def entity_registry_enabled_by_default() -> Generator[None]:
     """Create every entity enabled, including those disabled by default."""

@@ -66,13 +66,28 @@ def _suggested(result: ConfigFlowResult) -> dict[str, Any]:
 
 
 async def _start_user_flow(hass: HomeAssistant) -> ConfigFlowResult:
+    """The address and token form, chosen from the menu that adding opens."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
-    assert result["type"] is FlowResultType.FORM
+    assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "user"
+    assert result["menu_options"] == ["signin", "manual"]
+    result = await _submit(hass, result, {"next_step_id": "manual"})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "manual"
     assert result["errors"] == {}
     return result
+
+
+async def _start_reauth(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> ConfigFlowResult:
+    """The token form of reauthentication, chosen from its menu."""
+    result = await entry.start_reauth_flow(hass)
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["signin", "reauth_confirm"]
+    return await _submit(hass, result, {"next_step_id": "reauth_confirm"})
 
 
 async def _submit(
@@ -587,7 +602,7 @@ async def test_reauth_wrong_token_then_new_token(
 ) -> None:
     """A refused token is an error; the new owner token is saved and reloaded."""
     plex.token = "new-owner-token-9c"
-    result = await init_integration.start_reauth_flow(hass)
+    result = await _start_reauth(hass, init_integration)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reauth_confirm"
     assert result["description_placeholders"] == {"name": "Living Room Plex"}
@@ -613,7 +628,7 @@ async def test_reauth_invalid_token_then_recovers(
     hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
 ) -> None:
     """The token is checked for shape before the server is asked."""
-    result = await init_integration.start_reauth_flow(hass)
+    result = await _start_reauth(hass, init_integration)
     result = await _submit(hass, result, {CONF_TOKEN: "  "})
     assert result["errors"] == {CONF_TOKEN: "token_required"}
     result = await _submit(hass, result, {CONF_TOKEN: "X-Plex-Token=has space"})
@@ -636,7 +651,7 @@ async def test_reauth_token_of_another_server_aborts(
     await other_plex.stop()
     await other_plex.start(port=plex.port)
 
-    result = await init_integration.start_reauth_flow(hass)
+    result = await _start_reauth(hass, init_integration)
     result = await _submit(hass, result, {CONF_TOKEN: OTHER_TOKEN})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_server"
@@ -748,11 +763,22 @@ async def _start_zeroconf_flow(
     )
 
 
+async def _zeroconf_token_form(
+    hass: HomeAssistant, port: int | None
+) -> ConfigFlowResult:
+    """The discovered card's menu, answered with "enter the token"."""
+    result = await _start_zeroconf_flow(hass, port)
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "discovered"
+    assert result["menu_options"] == ["signin", "zeroconf_confirm"]
+    return await _submit(hass, result, {"next_step_id": "zeroconf_confirm"})
+
+
 async def test_zeroconf_asks_for_token_and_creates_entry(
     hass: HomeAssistant, plex: PlexSimulator
 ) -> None:
     """Discovery knows the address; the owner's token completes it."""
-    result = await _start_zeroconf_flow(hass, plex.port)
+    result = await _zeroconf_token_form(hass, plex.port)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "zeroconf_confirm"
     assert result["description_placeholders"] == {
@@ -773,7 +799,7 @@ async def test_zeroconf_confirm_errors_then_recovers(
     hass: HomeAssistant, plex: PlexSimulator
 ) -> None:
     """A malformed or refused token is shown as an error on the same form."""
-    result = await _start_zeroconf_flow(hass, plex.port)
+    result = await _zeroconf_token_form(hass, plex.port)
     result = await _submit(hass, result, {CONF_TOKEN: "has space"})
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_TOKEN: "invalid_token"}
@@ -847,7 +873,7 @@ async def test_zeroconf_confirm_aborts_if_added_meanwhile(
     hass: HomeAssistant, plex: PlexSimulator, mock_config_entry: MockConfigEntry
 ) -> None:
     """The server was added by hand while the discovery form was open."""
-    result = await _start_zeroconf_flow(hass, plex.port)
+    result = await _zeroconf_token_form(hass, plex.port)
     assert result["type"] is FlowResultType.FORM
     mock_config_entry.add_to_hass(hass)
     result = await _submit(hass, result, {CONF_TOKEN: OWNER_TOKEN})
@@ -875,7 +901,7 @@ async def test_user_step_wins_over_pending_discovery(
     hass: HomeAssistant, plex: PlexSimulator
 ) -> None:
     """Adding by hand while the discovery card waits creates one entry, no card."""
-    discovered = await _start_zeroconf_flow(hass, plex.port)
+    discovered = await _zeroconf_token_form(hass, plex.port)
     assert discovered["type"] is FlowResultType.FORM
 
     result = await _start_user_flow(hass)

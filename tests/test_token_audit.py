@@ -198,6 +198,12 @@ async def test_config_flows_never_show_the_token(
             DOMAIN, context={"source": SOURCE_ZEROCONF}, data=zeroconf_info(plex.port)
         ),
     )
+    result = show(
+        "zeroconf menu",
+        await flows.async_configure(
+            result["flow_id"], {"next_step_id": "zeroconf_confirm"}
+        ),
+    )
     for fault in ("401", "500", "hang"):
         plex.fault = fault
         result = show(
@@ -227,6 +233,10 @@ async def test_config_flows_never_show_the_token(
     ]
     result = show(
         "user", await flows.async_init(DOMAIN, context={"source": SOURCE_USER})
+    )
+    result = show(
+        "manual",
+        await flows.async_configure(result["flow_id"], {"next_step_id": "manual"}),
     )
     for label, url, token, user_fault in user_inputs:
         plex.fault = user_fault
@@ -279,6 +289,12 @@ async def test_config_flows_never_show_the_token(
             data=dict(entry.data),
         ),
     )
+    result = show(
+        "reauth menu",
+        await flows.async_configure(
+            result["flow_id"], {"next_step_id": "reauth_confirm"}
+        ),
+    )
     plex.fault = "401"
     result = show(
         "reauth 401",
@@ -325,6 +341,9 @@ async def test_operation_never_leaks_the_token(
     audit = Audit()
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
+    )
+    await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "manual"}
     )
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],

@@ -14,6 +14,7 @@ from .coordinator import (
     PlexButlerCoordinator,
     wrong_server_issue_id,
 )
+from .discovery import async_start_discovery
 from .helpers import async_create_client
 from .notifications import NotificationListener
 from .services import async_setup_services
@@ -45,6 +46,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PlexButlerConfigEntry) -
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     NotificationListener(hass, entry, client, coordinator.activity).start()
+    entry.async_on_unload(async_start_discovery(hass, entry.entry_id))
     return True
 
 

@@ -2,37 +2,58 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
+from contextlib import suppress
 import ipaddress
 from typing import Any, Final
 
 from homeassistant.config_entries import (
     SOURCE_IGNORE,
+    SOURCE_REAUTH,
     ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
 )
 from homeassistant.const import CONF_TOKEN, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import callback
+from homeassistant.data_entry_flow import UnknownFlow
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
 )
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
+from homeassistant.helpers.typing import DiscoveryInfoType
 import voluptuous as vol
 from yarl import URL
 
 from .api import PlexAuthenticationError, PlexConnectionError, PlexError, PlexServer
 from .const import DEFAULT_PORT, DOMAIN, LOGGER
 from .errors import error_key
-from .helpers import async_create_client
+from .helpers import async_client_identifier, async_create_client
 from .pasted_input import (
     InvalidInputError,
     ServerAddress,
     choose_token,
     parse_address,
 )
+from .plextv import (
+    NoConnectionError,
+    PickedConnection,
+    PinExpiredError,
+    PlexResource,
+    PlexTvClient,
+    PlexTvError,
+    async_pick_connection,
+    owned_servers,
+    plex_direct_ip,
+)
+from .signin import async_plex_tv_client, forward_url, server_label
 
 TEXT_SELECTOR = TextSelector(
     # Plain text, not the URL type: browsers refuse "192.168.1.10:32400" there.
@@ -116,7 +137,7 @@ async def _async_check_address(
 
 
 class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Ask for a server URL and token, and check both before saving."""
+    """Sign in with Plex, or take a server URL and token; check both before saving."""
 
     VERSION = 1
     MINOR_VERSION = 1
@@ -125,6 +146,17 @@ class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
     _discovered_name: str = ""
     # What the form shows after an error: the input as read, the typed token.
     _suggested: Mapping[str, Any] = {}
+    # The step that asks for a token where this flow started: the menus of the
+    # sign-in offer it as the other way.
+    _paste_step: str = "manual"
+    # Sign in with Plex: the plex.tv client, the PIN poll, the account's token
+    # (only in memory, never stored) and the servers the picker offers.
+    _plextv: PlexTvClient
+    _pin_task: asyncio.Task[str] | None = None
+    _waiting_for_browser: bool = False
+    _user_token: str = ""
+    _servers: Mapping[str, PlexResource] = {}
+    _picked: tuple[PlexResource, PickedConnection]
 
     async def _async_validate(
         self,
@@ -187,32 +219,256 @@ class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
+        """Offer Sign in with Plex first, and the address and token form."""
+        return self.async_show_menu(step_id="user", menu_options=["signin", "manual"])
+
+    async def async_step_manual(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
         """Ask for the server's URL and an owner token."""
         errors: dict[str, str] = {}
         if user_input is not None and (
             checked := await self._async_validate(user_input, errors)
         ):
             server, data = checked
-            # The user's own step wins over a discovery card of the same server;
-            # creating the entry then ends that card.
-            await self.async_set_unique_id(
-                server.machine_identifier, raise_on_progress=False
+            return await self._async_create(server, data)
+        return self._show(step_id="manual", schema=USER_SCHEMA, errors=errors)
+
+    async def _async_create(
+        self, server: PlexServer, data: dict[str, Any]
+    ) -> ConfigFlowResult:
+        """Create the entry of a checked server, unless it is set up already."""
+        # The user's own step wins over a discovery card of the same server;
+        # creating the entry then ends that card.
+        await self.async_set_unique_id(
+            server.machine_identifier, raise_on_progress=False
+        )
+        self._abort_if_unique_id_configured()
+        return self.async_create_entry(title=server.friendly_name, data=data)
+
+    # --- Sign in with Plex ----------------------------------------------------
+
+    async def async_step_signin(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Get a PIN from plex.tv and send the user to Plex's sign-in page."""
+        try:
+            self._plextv = await async_plex_tv_client(self.hass)
+            pin = await self._plextv.async_create_pin()
+        except (PlexTvError, ValueError) as err:
+            LOGGER.warning("Sign in with Plex could not start: %s", err)
+            return await self.async_step_signin_failed()
+        self._async_stop_polling()
+        # A background task: it outlives no flow (async_remove cancels it), and
+        # waiting for everything to settle must not wait for a user to sign in.
+        self._pin_task = task = self.hass.async_create_background_task(
+            self._plextv.async_wait_for_token(pin), f"{DOMAIN} sign-in {self.flow_id}"
+        )
+        task.add_done_callback(self._async_token_arrived)
+        self._waiting_for_browser = True
+        return self.async_external_step(
+            step_id="signin_browser",
+            url=self._plextv.auth_url(pin, forward_url(self.hass, self.flow_id)),
+        )
+
+    @callback
+    def _async_token_arrived(self, task: asyncio.Task[str]) -> None:
+        """Move on without the browser's return: the user may close the window."""
+        if task.cancelled() or not self._waiting_for_browser:
+            return
+
+        async def finish_browser_step() -> None:
+            with suppress(UnknownFlow):
+                await self.hass.config_entries.flow.async_configure(self.flow_id)
+
+        self.hass.async_create_task(finish_browser_step())
+
+    async def async_step_signin_browser(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The browser came back, or the PIN poll ended: wait for the token."""
+        self._waiting_for_browser = False
+        return self.async_external_step_done(next_step_id="signin_wait")
+
+    async def async_step_signin_wait(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show progress until the PIN carries a token, expires or fails."""
+        task = self._pin_task
+        if task is None or not task.done():
+            return self.async_show_progress(
+                step_id="signin_wait", progress_action="signin_wait", progress_task=task
             )
-            self._abort_if_unique_id_configured()
-            return self.async_create_entry(title=server.friendly_name, data=data)
-        return self._show(step_id="user", schema=USER_SCHEMA, errors=errors)
+        try:
+            self._user_token = task.result()
+        except PinExpiredError:
+            return self.async_show_progress_done(next_step_id="signin_expired")
+        except PlexTvError as err:
+            LOGGER.warning("Sign in with Plex failed: %s", err)
+            return self.async_show_progress_done(next_step_id="signin_failed")
+        return self.async_show_progress_done(next_step_id="server")
+
+    async def async_step_signin_expired(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Nobody signed in before the PIN expired: start again, or paste a token."""
+        return self.async_show_menu(
+            step_id="signin_expired", menu_options=["signin", self._paste_step]
+        )
+
+    async def async_step_signin_failed(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """plex.tv could not be reached: try again, or paste a token."""
+        return self.async_show_menu(
+            step_id="signin_failed", menu_options=["signin", self._paste_step]
+        )
+
+    @callback
+    def async_remove(self) -> None:
+        """Stop polling plex.tv when the flow ends, however it ends."""
+        self._async_stop_polling()
+
+    @callback
+    def _async_stop_polling(self) -> None:
+        self._waiting_for_browser = False
+        if self._pin_task is not None and not self._pin_task.done():
+            self._pin_task.cancel()
+
+    async def async_step_server(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pick one of the account's own servers, or go on with the only one."""
+        if user_input is not None:
+            return await self._async_use_server(self._servers[user_input["server"]])
+        try:
+            resources = await self._plextv.async_get_resources(self._user_token)
+        except PlexTvError as err:
+            LOGGER.warning("Sign in with Plex could not list servers: %s", err)
+            return await self.async_step_signin_failed()
+        owned = owned_servers(resources)
+        if not owned:
+            return self.async_abort(reason="no_owned_server")
+        if self.unique_id is not None:
+            # Re-authentication and discovery are about one server.
+            wanted = [r for r in owned if r.client_identifier == self.unique_id]
+            if not wanted:
+                return self.async_abort(reason="wrong_server")
+            return await self._async_use_server(wanted[0])
+        configured = self._async_current_ids(include_ignore=True)
+        new = [r for r in owned if r.client_identifier not in configured]
+        if not new:
+            return self.async_abort(reason="already_configured")
+        if len(new) == 1:
+            return await self._async_use_server(new[0])
+        self._servers = {r.client_identifier: r for r in new}
+        options = [
+            SelectOptionDict(value=r.client_identifier, label=server_label(r))
+            for r in new
+        ]
+        return self.async_show_form(
+            step_id="server",
+            data_schema=vol.Schema(
+                {
+                    vol.Required("server"): SelectSelector(
+                        SelectSelectorConfig(options=options)
+                    )
+                }
+            ),
+        )
+
+    async def _async_use_server(self, resource: PlexResource) -> ConfigFlowResult:
+        """Reauth keeps its address; otherwise find the best working connection."""
+        if self.source == SOURCE_REAUTH:
+            entry = self._get_reauth_entry()
+            return await self._async_signed_in(
+                {**entry.data, CONF_TOKEN: resource.access_token or ""}
+            )
+        await self.async_set_unique_id(
+            resource.client_identifier, raise_on_progress=False
+        )
+        self._abort_if_unique_id_configured()
+        try:
+            picked = await async_pick_connection(
+                async_get_clientsession(self.hass),
+                resource,
+                client_identifier=await async_client_identifier(self.hass),
+            )
+        except NoConnectionError as err:
+            LOGGER.warning("Sign in with Plex found no way to the server: %s", err)
+            return self.async_abort(
+                reason="no_connection", description_placeholders={"name": resource.name}
+            )
+        self._picked = resource, picked
+        if picked.relay_only:
+            return await self.async_step_relay()
+        return await self._async_signed_in(self._signed_in_data())
+
+    async def async_step_relay(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Only Plex's relay answered: say it is slow before using it."""
+        if user_input is not None:
+            return await self._async_signed_in(self._signed_in_data())
+        return self.async_show_form(
+            step_id="relay",
+            description_placeholders={
+                "name": self._picked[0].name,
+                "url": self._picked[1].connection.uri,
+            },
+        )
+
+    def _signed_in_data(self) -> dict[str, Any]:
+        """The picked URL and the server's own token; the account's is not kept."""
+        resource, picked = self._picked
+        return {
+            CONF_URL: picked.connection.uri,
+            CONF_TOKEN: resource.access_token or "",
+            CONF_VERIFY_SSL: True,
+        }
+
+    async def _async_signed_in(self, data: dict[str, Any]) -> ConfigFlowResult:
+        """Check the server with the signed-in token, then save it."""
+        try:
+            server = await _async_check_server(self, data)
+        except InvalidInputError as err:
+            LOGGER.warning("The signed-in server refused its token: %s", err.error)
+            return self.async_abort(
+                reason="no_butler"
+                if err.error == "no_butler"
+                else "not_owner"
+                if err.error in _TOKEN_ERRORS
+                else "cannot_connect"
+            )
+        if self.source == SOURCE_REAUTH:
+            return await self._async_reauthenticated(server, data)
+        return await self._async_create(server, data)
+
+    # --- discovery ----------------------------------------------------------
 
     async def async_step_zeroconf(
         self, discovery_info: ZeroconfServiceInfo
     ) -> ConfigFlowResult:
         """Offer a server found on the network; it still needs the owner's token."""
-        url = str(
-            URL.build(
-                scheme="http",
-                host=str(discovery_info.ip_address),
-                port=discovery_info.port or DEFAULT_PORT,
-            )
+        # "plex.home._plexmediasvr._tcp.local." is the server "plex.home".
+        name = discovery_info.name.removesuffix(f".{discovery_info.type}")
+        return await self._async_discovered(
+            str(discovery_info.ip_address), discovery_info.port or DEFAULT_PORT, name
         )
+
+    async def async_step_integration_discovery(
+        self, discovery_info: DiscoveryInfoType
+    ) -> ConfigFlowResult:
+        """Offer a server that answered a GDM search (see discovery.py)."""
+        return await self._async_discovered(
+            discovery_info["host"], discovery_info["port"], discovery_info["name"]
+        )
+
+    async def _async_discovered(
+        self, host: str, port: int, name: str | None
+    ) -> ConfigFlowResult:
+        """Check who answers there, follow a moved server, or offer a new one."""
+        url = str(URL.build(scheme="http", host=host, port=port))
         client = await async_create_client(
             self.hass, {CONF_URL: url, CONF_TOKEN: "", CONF_VERIFY_SSL: True}
         )
@@ -221,21 +477,33 @@ class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
         except PlexError:
             return self.async_abort(reason="cannot_connect")
         await self.async_set_unique_id(identity.machine_identifier)
-        self._async_follow_moved_server(url)
+        self._async_follow_moved_server(host, port)
         self._abort_if_unique_id_configured()
         self._discovered_url = url
-        # "plex.home._plexmediasvr._tcp.local." is the server "plex.home".
-        self._discovered_name = discovery_info.name.removesuffix(
-            f".{discovery_info.type}"
-        )
+        self._discovered_name = name or identity.friendly_name
+        self._paste_step = "zeroconf_confirm"
         self.context["title_placeholders"] = {"name": self._discovered_name}
-        return await self.async_step_zeroconf_confirm()
+        return await self.async_step_discovered()
+
+    async def async_step_discovered(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """A found server: sign in with Plex, or paste a token for its address."""
+        return self.async_show_menu(
+            step_id="discovered",
+            menu_options=["signin", "zeroconf_confirm"],
+            description_placeholders={
+                "name": self._discovered_name,
+                "url": self._discovered_url,
+            },
+        )
 
     @callback
-    def _async_follow_moved_server(self, url: str) -> None:
+    def _async_follow_moved_server(self, host: str, port: int) -> None:
         """Point a known server's entry at the address it was just found at.
 
-        Only a plain ``http://<ip>`` URL follows: a hostname or https URL was
+        A plain ``http://<ip>`` URL follows; a ``*.plex.direct`` one gets the
+        new IP spelled into its name. Any other hostname or https URL was
         chosen on purpose (certificates, DNS). An ignored entry is left alone.
         The entry is reloaded whatever its setup state, so one that failed
         because its old address now leads to another server comes back.
@@ -245,9 +513,8 @@ class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
         )
         if entry is None or entry.source == SOURCE_IGNORE:
             return
-        if not _follows_discovery(entry.data[CONF_URL]):
-            return
-        if not self.hass.config_entries.async_update_entry(
+        url = _moved_url(entry.data[CONF_URL], host, port)
+        if url is None or not self.hass.config_entries.async_update_entry(
             entry, data={**entry.data, CONF_URL: url}
         ):
             return
@@ -270,13 +537,7 @@ class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
             )
         ):
             server, data = checked
-            # The user's own step wins over a discovery card of the same server;
-            # creating the entry then ends that card.
-            await self.async_set_unique_id(
-                server.machine_identifier, raise_on_progress=False
-            )
-            self._abort_if_unique_id_configured()
-            return self.async_create_entry(title=server.friendly_name, data=data)
+            return await self._async_create(server, data)
         return self._show(
             step_id="zeroconf_confirm",
             schema=TOKEN_SCHEMA,
@@ -284,11 +545,20 @@ class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
             placeholders={"name": self._discovered_name, "url": self._discovered_url},
         )
 
+    # --- reauth and reconfigure ---------------------------------------------
+
     async def async_step_reauth(
         self, entry_data: Mapping[str, Any]
     ) -> ConfigFlowResult:
-        """The server refused the stored token."""
-        return await self.async_step_reauth_confirm()
+        """The server refused the stored token: sign in again, or paste one."""
+        entry = self._get_reauth_entry()
+        await self.async_set_unique_id(entry.unique_id)
+        self._paste_step = "reauth_confirm"
+        return self.async_show_menu(
+            step_id="reauth",
+            menu_options=["signin", "reauth_confirm"],
+            description_placeholders={"name": entry.title},
+        )
 
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
@@ -301,17 +571,22 @@ class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
                 {**entry.data, CONF_TOKEN: user_input[CONF_TOKEN]}, errors
             )
         ):
-            server, data = checked
-            await self.async_set_unique_id(server.machine_identifier)
-            self._abort_if_unique_id_mismatch(reason="wrong_server")
-            return self.async_update_reload_and_abort(
-                entry, data_updates={CONF_TOKEN: data[CONF_TOKEN]}
-            )
+            return await self._async_reauthenticated(*checked)
         return self._show(
             step_id="reauth_confirm",
             schema=TOKEN_SCHEMA,
             errors=errors,
             placeholders={"name": entry.title},
+        )
+
+    async def _async_reauthenticated(
+        self, server: PlexServer, data: dict[str, Any]
+    ) -> ConfigFlowResult:
+        """Store the new token, if it is for the same server."""
+        await self.async_set_unique_id(server.machine_identifier)
+        self._abort_if_unique_id_mismatch(reason="wrong_server")
+        return self.async_update_reload_and_abort(
+            self._get_reauth_entry(), data_updates={CONF_TOKEN: data[CONF_TOKEN]}
         )
 
     async def async_step_reconfigure(
@@ -342,11 +617,22 @@ class PlexButlerConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
 
-def _follows_discovery(url: str) -> bool:
-    """Whether a stored URL is a plain ``http://<ip>`` that discovery may update."""
-    current = URL(url)
+def _moved_url(stored: str, host: str, port: int) -> str | None:
+    """The stored URL moved to the discovered address; None if it must stay.
+
+    ``http://<ip>`` becomes ``http://<host>:<port>``. A ``*.plex.direct`` name
+    keeps its scheme, hash and port, with the new IP spelled into its first
+    label (``192-168-1-20.<hash>.plex.direct``). Anything else stays.
+    """
+    current = URL(stored)
+    current_host = current.host or ""
+    if plex_direct_ip(current_host) is not None:
+        spelled = host.replace(".", "-").replace(":", "-")
+        return str(current.with_host(f"{spelled}.{current_host.split('.', 1)[1]}"))
     try:
-        ipaddress.ip_address(current.host or "")
+        ipaddress.ip_address(current_host)
     except ValueError:
-        return False
-    return current.scheme == "http"
+        return None
+    if current.scheme != "http":
+        return None
+    return str(URL.build(scheme="http", host=host, port=port))

@@ -82,6 +82,55 @@ class _ReplyCollector(asyncio.DatagramProtocol):
         self.closed.set_result(None)
 
 
+class GdmSearch:
+    """A search under way: replies are collected until ``async_close``.
+
+    For callers that must not sleep while listening (Home Assistant's
+    discovery closes it from a timer instead).
+    """
+
+    def __init__(
+        self, transport: asyncio.DatagramTransport, collector: _ReplyCollector
+    ) -> None:
+        """Take the open socket and its reply collector."""
+        self._transport = transport
+        self._collector = collector
+
+    def close(self) -> None:
+        """Stop listening now, without waiting for the socket to close."""
+        self._transport.close()
+
+    async def async_close(self) -> list[GdmServer]:
+        """Stop listening and return the servers that answered."""
+        self._transport.close()
+        await self._collector.closed
+        return list(self._collector.servers.values())
+
+
+async def async_start_search(
+    address: str = GDM_ADDRESS, port: int = GDM_PORT
+) -> GdmSearch:
+    """Send ``M-SEARCH`` and start collecting replies.
+
+    ``address`` must be an IPv4 address. For a loopback target (tests, a
+    simulator) the socket binds to loopback too; otherwise to every interface,
+    since replies come from anywhere on the LAN.
+    """
+    target = ipaddress.IPv4Address(address)
+    local = "127.0.0.1" if target.is_loopback else "0.0.0.0"  # noqa: S104 - LAN replies
+    loop = asyncio.get_running_loop()
+    transport, collector = await loop.create_datagram_endpoint(
+        _ReplyCollector, local_addr=(local, 0)
+    )
+    search = GdmSearch(transport, collector)
+    try:
+        transport.sendto(M_SEARCH, (address, port))
+    except BaseException:
+        search.close()
+        raise
+    return search
+
+
 async def async_scan(
     address: str = GDM_ADDRESS,
     port: int = GDM_PORT,
@@ -90,31 +139,23 @@ async def async_scan(
 ) -> list[GdmServer]:
     """Ask for servers and collect the replies that arrive within ``seconds``.
 
-    ``address`` must be an IPv4 address. For a loopback target (tests, a
-    simulator) the socket binds to loopback too; otherwise to every interface,
-    since replies come from anywhere on the LAN. The socket is closed before
-    this returns, also when cancelled.
+    The socket is closed before this returns, also when cancelled.
     """
-    target = ipaddress.IPv4Address(address)
-    local = "127.0.0.1" if target.is_loopback else "0.0.0.0"  # noqa: S104 - LAN replies
-    loop = asyncio.get_running_loop()
-    transport, collector = await loop.create_datagram_endpoint(
-        _ReplyCollector, local_addr=(local, 0)
-    )
+    search = await async_start_search(address, port)
     try:
-        transport.sendto(M_SEARCH, (address, port))
         await asyncio.sleep(seconds)
     finally:
-        transport.close()
-        await collector.closed
-    return list(collector.servers.values())
+        servers = await search.async_close()
+    return servers
 
 
 __all__ = [
     "GDM_ADDRESS",
     "GDM_PORT",
     "M_SEARCH",
+    "GdmSearch",
     "GdmServer",
     "async_scan",
+    "async_start_search",
     "parse_gdm_reply",
 ]

@@ -69,9 +69,12 @@ async def step_2_add_the_server_after_a_wrong_token(
         "/api/config/config_entries/flow",
         {"handler": DOMAIN, "show_advanced_options": False},
     )
-    assert flow["type"] == "form"
+    assert flow["type"] == "menu"
     assert flow["step_id"] == "user"
     flow_path = f"/api/config/config_entries/flow/{flow['flow_id']}"
+    form = await api.post(flow_path, {"next_step_id": "manual"})
+    assert form["type"] == "form"
+    assert form["step_id"] == "manual"
 
     wrong = await api.post(
         flow_path, {"url": plex.url, "token": "not-the-owner-token", "verify_ssl": True}
@@ -310,10 +313,15 @@ async def step_7_a_refused_token_is_fixed_by_reauthentication(
         )
 
     flow = await eventually(reauth_flow, "a reauth flow for the entry")
-    assert flow["step_id"] == "reauth_confirm"
+    assert flow["step_id"] == "reauth"
     await _wait_for_state(api, PRESSED, "unavailable")
 
     plex.fault = None
+    form = await api.post(
+        f"/api/config/config_entries/flow/{flow['flow_id']}",
+        {"next_step_id": "reauth_confirm"},
+    )
+    assert form["step_id"] == "reauth_confirm"
     result = await api.post(
         f"/api/config/config_entries/flow/{flow['flow_id']}", {"token": OWNER_TOKEN}
     )
