@@ -34,6 +34,43 @@ SAME_AS_ENGLISH: frozenset[tuple[str, str]] = frozenset(
         ("sv", "services.start_task.fields.config_entry_id.name"),
         ("nb", "services.start_task.fields.config_entry_id.name"),
         ("it", "services.start_task.fields.config_entry_id.name"),
+        ("it", "config.step.server.data.server"),
+        ("it", "services.stop_task.fields.config_entry_id.name"),
+        ("it", "services.start_all_tasks.fields.config_entry_id.name"),
+        ("it", "services.stop_all_tasks.fields.config_entry_id.name"),
+        ("it", "services.refresh_library.fields.config_entry_id.name"),
+        # "Server" in the new steps and actions (de, nl, da, sv say it so too).
+        ("de", "config.step.server.data.server"),
+        ("de", "services.stop_task.fields.config_entry_id.name"),
+        ("de", "services.start_all_tasks.fields.config_entry_id.name"),
+        ("de", "services.stop_all_tasks.fields.config_entry_id.name"),
+        ("de", "services.refresh_library.fields.config_entry_id.name"),
+        ("nl", "config.step.server.data.server"),
+        ("nl", "services.stop_task.fields.config_entry_id.name"),
+        ("nl", "services.start_all_tasks.fields.config_entry_id.name"),
+        ("nl", "services.stop_all_tasks.fields.config_entry_id.name"),
+        ("nl", "services.refresh_library.fields.config_entry_id.name"),
+        ("da", "config.step.server.data.server"),
+        ("da", "services.stop_task.fields.config_entry_id.name"),
+        ("da", "services.start_all_tasks.fields.config_entry_id.name"),
+        ("da", "services.stop_all_tasks.fields.config_entry_id.name"),
+        ("da", "services.refresh_library.fields.config_entry_id.name"),
+        ("sv", "config.step.server.data.server"),
+        ("sv", "services.stop_task.fields.config_entry_id.name"),
+        ("sv", "services.start_all_tasks.fields.config_entry_id.name"),
+        ("sv", "services.stop_all_tasks.fields.config_entry_id.name"),
+        ("sv", "services.refresh_library.fields.config_entry_id.name"),
+        # "Server" in the new steps and actions (nb says it so too).
+        ("nb", "config.step.server.data.server"),
+        ("nb", "services.stop_task.fields.config_entry_id.name"),
+        ("nb", "services.start_all_tasks.fields.config_entry_id.name"),
+        ("nb", "services.stop_all_tasks.fields.config_entry_id.name"),
+        ("nb", "services.refresh_library.fields.config_entry_id.name"),
+        # "Type" (of an activity) is the French and Norwegian word too.
+        ("fr", "entity.event.activity.state_attributes.type.name"),
+        ("nb", "entity.event.activity.state_attributes.type.name"),
+        # "Folder" is the usual Polish word (as in Windows and Plex).
+        ("pl", "services.refresh_library.fields.path.name"),
     }
 )
 
