@@ -205,6 +205,21 @@ class HassWebsocket:
             raise WebsocketCommandError(message["error"])
         return message["result"]
 
+    async def subscribe(self, event_type: str) -> None:
+        """Subscribe to one event type; ``next_event`` then returns its events."""
+        await self.command("subscribe_events", event_type=event_type)
+
+    async def next_event(self) -> dict[str, Any]:
+        """The next event of a subscription: its ``event_type``, ``data``...
+
+        Messages that are not events (results of earlier commands) are skipped.
+        """
+        while True:
+            message = await self._ws.receive_json(timeout=EVENTUALLY_TIMEOUT)
+            if message["type"] == "event":
+                event: dict[str, Any] = message["event"]
+                return event
+
 
 class WebsocketCommandError(Exception):
     """A websocket command answered ``success: false``."""
