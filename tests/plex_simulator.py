@@ -238,6 +238,8 @@ class SimActivity:
     cancellable: bool = False
     # The butler task that started it; Plex does not say this, so it is not sent.
     task: str | None = None
+    # Plex's ``Context``, e.g. ``{"librarySectionID": "7"}`` for a library scan.
+    context: dict[str, str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The activity as ``/activities`` and the websocket send it."""
@@ -249,6 +251,7 @@ class SimActivity:
             "title": self.title,
             "subtitle": self.subtitle,
             "progress": self.progress,
+            **({"Context": self.context} if self.context else {}),
         }
 
 
@@ -543,11 +546,24 @@ class PlexSimulator:
     # --- activities and the websocket ----------------------------------------
 
     def start_activity(
-        self, type_: str, title: str, subtitle: str = "", *, task: str | None = None
+        self,
+        type_: str,
+        title: str,
+        subtitle: str = "",
+        *,
+        task: str | None = None,
+        context: dict[str, str] | None = None,
     ) -> SimActivity:
         """Begin an activity and tell the websockets ("started")."""
         activity = SimActivity(
-            secrets.token_hex(8), type_, title, subtitle, 0, task is not None, task
+            secrets.token_hex(8),
+            type_,
+            title,
+            subtitle,
+            0,
+            task is not None,
+            task,
+            context,
         )
         self.activities[activity.uuid] = activity
         self._notify("started", activity)

@@ -21,7 +21,14 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.plex_butler.const import DOMAIN, SERVICE_REFRESH_LIBRARY
 from custom_components.plex_butler.coordinator import UNKNOWN_NAME_REFRESH_AFTER
 
-from .common import entry_state, poll_with_freezer, press, reauth_flows, setup_entry
+from .common import (
+    entry_state,
+    poll_with_freezer,
+    press,
+    reauth_flows,
+    setup_entry,
+    wait_for_push,
+)
 from .conftest import MACHINE_ID, OWNER_TOKEN
 from .plex_simulator import DEFAULT_LIBRARIES, PlexSimulator, SimLibrary
 
@@ -551,3 +558,33 @@ async def test_simulated_scan_runs_a_while_reports_activities_and_ends(
     assert [n["event"] for n in notes] == ["started", "ended"]
     assert {n["Activity"]["type"] for n in notes} == {"library.update.section"}
     assert {n["Activity"]["Context"]["librarySectionID"] for n in notes} == {"1"}
+
+
+async def test_pushed_scan_activities_show_refreshing_without_a_poll(
+    hass: HomeAssistant, plex: PlexSimulator, libraries: MockConfigEntry
+) -> None:
+    """Plex's ``library.update.section`` activity flips ``refreshing`` at once.
+
+    Its ``Context.librarySectionID`` names the library; no request is sent.
+    """
+    await wait_for_push(hass, plex)
+    sent = len(plex.requests)
+
+    scan = plex.start_activity(
+        "library.update.section", "Scanning Movies", context={"librarySectionID": "1"}
+    )
+    await _until(hass, lambda: _attributes(hass, MOVIES_BUTTON)["refreshing"])
+    assert _attributes(hass, YOUTUBE_BUTTON)["refreshing"] is False
+
+    plex.end_activity(scan.uuid)
+    await _until(hass, lambda: not _attributes(hass, MOVIES_BUTTON)["refreshing"])
+    assert len(plex.requests) == sent
+
+
+async def _until(hass: HomeAssistant, condition: Any) -> None:
+    """Let the pushed frame arrive: yield until ``condition()`` holds (bounded)."""
+    for _ in range(10_000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the pushed change never arrived")

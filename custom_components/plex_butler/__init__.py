@@ -45,6 +45,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: PlexButlerConfigEntry) -
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(
+        coordinator.activity.async_add_listener(coordinator.async_follow_library_scans)
+    )
     NotificationListener(hass, entry, client, coordinator.activity).start()
     entry.async_on_unload(async_start_discovery(hass, entry.entry_id))
     return True

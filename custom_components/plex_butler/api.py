@@ -755,6 +755,8 @@ class PlexActivity:
     """Something the server is busy with, as it describes it.
 
     ``progress`` is 0-100, or None where Plex says it does not know (-1).
+    ``library_section`` is the key of the library a scan is about
+    (``Context.librarySectionID``), where Plex says so.
     """
 
     uuid: str
@@ -763,6 +765,7 @@ class PlexActivity:
     subtitle: str | None = None
     progress: int | None = None
     cancellable: bool | None = None
+    library_section: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -827,6 +830,7 @@ def _parse_activity(item: Any) -> PlexActivity | None:
     if uuid is None:
         return None
     progress = _as_int(item.get("progress"))
+    context = item.get("Context")
     return PlexActivity(
         uuid=uuid,
         type=_as_str(item.get("type")) or "unknown",
@@ -834,6 +838,11 @@ def _parse_activity(item: Any) -> PlexActivity | None:
         subtitle=_as_str(item.get("subtitle")),
         progress=progress if progress is not None and 0 <= progress <= 100 else None,
         cancellable=_as_bool(item.get("cancellable")),
+        library_section=(
+            _as_str(context.get("librarySectionID"))
+            if isinstance(context, dict)
+            else None
+        ),
     )
 
 

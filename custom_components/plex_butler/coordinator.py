@@ -329,6 +329,20 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
         return {section.uuid: section for section in sections}
 
     @callback
+    def async_follow_library_scans(self) -> None:
+        """Show library scans as Plex pushes them: ``library.update.section``.
+
+        Called with each change of the activities; the next poll still reads
+        the truth from the sections list.
+        """
+        for event in self.activity.data.events:
+            activity = event.activity
+            if activity.type == "library.update.section" and activity.library_section:
+                self.async_set_library_refreshing(
+                    activity.library_section, event.event_type == "started"
+                )
+
+    @callback
     def async_set_library_refreshing(self, section_key: str, refreshing: bool) -> None:
         """Say that library ``section_key`` started or stopped scanning.
 
