@@ -6,7 +6,9 @@ aiohttp session; nothing in the HTTP path is mocked.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Generator
+from typing import Any
 from unittest.mock import PropertyMock, patch
 
 from homeassistant.const import CONF_TOKEN, CONF_URL, CONF_VERIFY_SSL
@@ -103,3 +105,31 @@ async def init_integration(
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     return mock_config_entry
+
+
+@pytest.fixture
+def quiet_tls_server(hass: HomeAssistant) -> Generator[None]:
+    """Drop the simulator's report of a TLS handshake the client broke off.
+
+    The test plugin fails a test on anything the loop's exception handler
+    sees; a server whose client refused its certificate reports just that.
+    """
+    loop = hass.loop
+    handler = loop.get_exception_handler()
+
+    def drop_handshake_errors(
+        loop: asyncio.AbstractEventLoop, context: dict[str, Any]
+    ) -> None:
+        if (
+            context.get("message")
+            == "Error on transport creation for incoming connection"
+        ):
+            return
+        if handler is not None:
+            handler(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(drop_handshake_errors)
+    yield
+    loop.set_exception_handler(handler)

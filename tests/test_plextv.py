@@ -8,7 +8,7 @@ some over TLS as ``127-0-0-1.<hash>.plex.direct``. Nothing is mocked.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import replace
 import time
@@ -114,34 +114,6 @@ async def start_server(socket_enabled: None) -> AsyncGenerator[StartServer]:
             return server
 
         yield start
-
-
-@pytest.fixture
-def quiet_tls_server(hass: HomeAssistant) -> Generator[None]:
-    """Drop the simulator's report of a TLS handshake the client broke off.
-
-    The test plugin fails a test on anything the loop's exception handler
-    sees; a server whose client refused its certificate reports just that.
-    """
-    loop = hass.loop
-    handler = loop.get_exception_handler()
-
-    def drop_handshake_errors(
-        loop: asyncio.AbstractEventLoop, context: dict[str, Any]
-    ) -> None:
-        if (
-            context.get("message")
-            == "Error on transport creation for incoming connection"
-        ):
-            return
-        if handler is not None:
-            handler(loop, context)
-        else:
-            loop.default_exception_handler(context)
-
-    loop.set_exception_handler(drop_handshake_errors)
-    yield
-    loop.set_exception_handler(handler)
 
 
 @pytest.fixture

@@ -392,7 +392,7 @@ async def test_browser_returns_through_the_callback_view(
 # --- choosing the connection ----------------------------------------------------
 
 
-@pytest.mark.usefixtures("trust_tls")
+@pytest.mark.usefixtures("trust_tls", "quiet_tls_server")
 async def test_local_plex_direct_https_is_preferred_and_works(
     hass: HomeAssistant, plextv: PlexTvSimulator, tls: PlexDirectTls
 ) -> None:

@@ -367,3 +367,27 @@ def _environment_without_coverage() -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith("COV_CORE_")
     }
+
+
+async def add_server_with_token(api: HassApi, url: str, token: str) -> str:
+    """Add a server the way a user does by hand: the menu's manual form.
+
+    Returns the loaded entry's id.
+    """
+    flow = await api.post(
+        "/api/config/config_entries/flow",
+        {"handler": "plex_butler", "show_advanced_options": False},
+    )
+    assert flow["type"] == "menu", flow
+    form = await api.post(
+        f"/api/config/config_entries/flow/{flow['flow_id']}", {"next_step_id": "manual"}
+    )
+    assert form["step_id"] == "manual", form
+    done = await api.post(
+        f"/api/config/config_entries/flow/{flow['flow_id']}",
+        {"url": url, "token": token, "verify_ssl": True},
+    )
+    assert done["type"] == "create_entry", done
+    assert done["result"]["state"] == "loaded"
+    entry_id: str = done["result"]["entry_id"]
+    return entry_id

@@ -20,7 +20,13 @@ from custom_components.plex_butler.tasks import task_key
 from tests.conftest import MACHINE_ID, OWNER_TOKEN
 from tests.plex_simulator import PlexSimulator
 
-from .helpers import INTEGRATION_DIR, HassApi, HassProcess, WebsocketCommandError
+from .helpers import (
+    INTEGRATION_DIR,
+    HassApi,
+    HassProcess,
+    WebsocketCommandError,
+    add_server_with_token,
+)
 
 pytestmark = [
     pytest.mark.e2e,
@@ -114,17 +120,5 @@ async def test_a_german_home_assistant_shows_german_texts(
 
 
 async def _add_the_server(api: HassApi, plex: PlexSimulator) -> str:
-    """The user step with the owner's token creates a loaded entry."""
-    flow = await api.post(
-        "/api/config/config_entries/flow",
-        {"handler": DOMAIN, "show_advanced_options": False},
-    )
-    assert flow["step_id"] == "user"
-    done = await api.post(
-        f"/api/config/config_entries/flow/{flow['flow_id']}",
-        {"url": plex.url, "token": OWNER_TOKEN, "verify_ssl": True},
-    )
-    assert done["type"] == "create_entry", done
-    assert done["result"]["state"] == "loaded"
-    entry_id: str = done["result"]["entry_id"]
-    return entry_id
+    """The manual form with the owner's token creates a loaded entry."""
+    return await add_server_with_token(api, plex.url, OWNER_TOKEN)

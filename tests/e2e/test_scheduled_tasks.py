@@ -17,7 +17,13 @@ import pytest
 from tests.conftest import OWNER_TOKEN
 from tests.plex_simulator import PlexSimulator
 
-from .helpers import EVENTUALLY_TIMEOUT, HassApi, HassProcess, eventually
+from .helpers import (
+    EVENTUALLY_TIMEOUT,
+    HassApi,
+    HassProcess,
+    add_server_with_token,
+    eventually,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -46,19 +52,8 @@ async def test_scheduled_tasks_page_in_a_real_home_assistant(
 
 
 async def _add_the_server(api: HassApi, plex: PlexSimulator) -> str:
-    """The user step with the owner's token creates a loaded entry."""
-    flow = await api.post(
-        "/api/config/config_entries/flow",
-        {"handler": DOMAIN, "show_advanced_options": False},
-    )
-    done = await api.post(
-        f"/api/config/config_entries/flow/{flow['flow_id']}",
-        {"url": plex.url, "token": OWNER_TOKEN, "verify_ssl": True},
-    )
-    assert done["type"] == "create_entry", done
-    assert done["result"]["state"] == "loaded"
-    entry_id: str = done["result"]["entry_id"]
-    return entry_id
+    """The manual form with the owner's token creates a loaded entry."""
+    return await add_server_with_token(api, plex.url, OWNER_TOKEN)
 
 
 def _puts(plex: PlexSimulator) -> list[str]:
