@@ -232,15 +232,8 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
         except PlexNotFoundError as err:
             raise await self._async_task_gone(name) from err
         except PlexError as err:
-            if isinstance(err, PlexAuthenticationError):
-                self.config_entry.async_start_reauth(self.hass)
-            raise translated_error(
-                HomeAssistantError, err, self.server_name, starting=True
-            ) from err
-        if not self.last_update_success:
-            # The server answered, so it is back: don't leave the buttons
-            # unavailable until the next poll.
-            await self.async_refresh_now()
+            raise self._action_error(err, starting=True) from err
+        await self._async_back_after_success()
         return result
 
     async def _async_task_gone(self, name: str) -> HomeAssistantError:
@@ -264,11 +257,24 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
     # --- settings, stopping, all tasks: the one path of switches, selects,
     # texts and actions alike ---------------------------------------------------
 
-    def _action_error(self, err: PlexError) -> HomeAssistantError:
-        """A translated error naming the server; a rejected token starts reauth."""
+    def _action_error(
+        self, err: PlexError, *, starting: bool = False
+    ) -> HomeAssistantError:
+        """A translated error naming the server; a rejected token starts reauth.
+
+        ``starting`` marks a request that starts work, so that a timeout does
+        not claim nothing happened.
+        """
         if isinstance(err, PlexAuthenticationError):
             self.config_entry.async_start_reauth(self.hass)
-        return translated_error(HomeAssistantError, err, self.server_name)
+        return translated_error(
+            HomeAssistantError, err, self.server_name, starting=starting
+        )
+
+    async def _async_back_after_success(self) -> None:
+        """The server just answered: if polls had lost it, don't wait for the next."""
+        if not self.last_update_success:
+            await self.async_refresh_now()
 
     async def async_set_setting(self, setting_id: str, value: bool | int | str) -> None:
         """Write a setting; the entities show it at once, the next poll confirms it."""
@@ -375,13 +381,8 @@ class PlexButlerCoordinator(DataUpdateCoordinator[PlexButlerData]):
         except PlexNotFoundError as err:
             raise await self._async_library_gone(section) from err
         except PlexError as err:
-            if isinstance(err, PlexAuthenticationError):
-                self.config_entry.async_start_reauth(self.hass)
-            raise translated_error(
-                HomeAssistantError, err, self.server_name, starting=True
-            ) from err
-        if not self.last_update_success:
-            await self.async_refresh_now()
+            raise self._action_error(err, starting=True) from err
+        await self._async_back_after_success()
         return LibraryRefreshResult.STARTED
 
     async def _async_library_gone(self, section: LibrarySection) -> HomeAssistantError:
