@@ -38,7 +38,7 @@ const MENU_MANUAL = "Enter the address and token";
 const BRAND_DIR = new URL("../../custom_components/plex_butler/brand/", import.meta.url);
 // Buttons the device page must show: everyday ones and a task new to the integration.
 const EXPECTED_BUTTONS = ["Optimize database", "Back up database", "Clean old bundles", "SomeFutureTask"];
-// Scheduled Tasks settings (Configuration) and the live activity entities.
+// Scheduled Tasks settings, on the device page's Configuration card.
 const EXPECTED_SETTINGS = ["Back up database on schedule", "Maintenance window start", "Maintenance window end"];
 // Rows and their states while the pressed backup runs: one activity, Busy is on,
 // and the Activity event says that it started.
@@ -46,6 +46,12 @@ const EXPECTED_ACTIVITY = [
   ["Activities", "1"],
   ["Busy", "Running"],
   ["Activity", "Started"],
+];
+// The same rows once every task has ended.
+const IDLE = [
+  ["Activities", "0"],
+  ["Busy", "Not running"],
+  ["Activity", "Finished"],
 ];
 
 const step = (text) => console.log(`screenshots: ${text}`);
@@ -66,19 +72,16 @@ async function expectTexts(scope, where, texts) {
   }
   step(`${where} shows ${texts.map((t) => (t instanceof RegExp ? t : `"${t}"`)).join(", ")}`);
 }
-// Wait for entity rows (found by their name) to show a state: a whole string, or
-// a RegExp. The state is no element of its own but text the row slots in from
-// its light DOM, which is what textContent reads (and the name is not).
+// Wait for entity rows (found by their name) to show a state. The state is no
+// element of its own, so getByText cannot see it: it is text the row slots in
+// from its light DOM, which is what textContent reads (and the name is not).
 async function expectRows(page, where, rows) {
   for (const [name, state] of rows) {
-    const wanted = state instanceof RegExp ? state : { test: (text) => text === state };
     const row = page.locator("hui-generic-entity-row").filter({ has: page.getByText(name, { exact: true }) });
     const deadline = Date.now() + 20_000;
     let seen = "";
-    while (!wanted.test(seen)) {
-      if (Date.now() > deadline) {
-        throw new Error(`${where}: the row "${name}" shows "${seen}", not ${state instanceof RegExp ? state : `"${state}"`}`);
-      }
+    while (seen !== state) {
+      if (Date.now() > deadline) throw new Error(`${where}: the row "${name}" shows "${seen}", not "${state}"`);
       await page.waitForTimeout(200);
       seen = await row
         .first()
@@ -86,7 +89,7 @@ async function expectRows(page, where, rows) {
         .catch(() => "");
     }
   }
-  step(`${where} shows the rows ${rows.map(([name, state]) => `${name}: ${state}`).join(", ")}`);
+  step(`${where} shows the rows ${rows.map(([name, state]) => `${name}: "${state}"`).join(", ")}`);
 }
 // A form field's label; Home Assistant appends "*" to required ones.
 const label = (text) => new RegExp(`^\\s*${text}\\s*\\*?\\s*$`);
@@ -274,9 +277,9 @@ async function run(page) {
   step("the simulator received POST /butler/BackupDatabase and answered 200");
 
   step("the device page while the backup runs");
-  // Below 1008 px of page (a 1264 px window) Home Assistant lays the device page
-  // out in two columns instead of three: the entity cards get wide enough for
-  // the settings' names.
+  // Home Assistant gives the device page three columns of at least 320 px when
+  // they fit (from about a 1250 px window up) and two below: at 1200 px the
+  // entity cards are wide enough for the settings' names.
   await page.setViewportSize({ width: 1200, height: 1150 });
   await expectTexts(page, "the device page", EXPECTED_SETTINGS);
   await expectRows(page, "the device page", EXPECTED_ACTIVITY);
@@ -326,12 +329,16 @@ async function run(page) {
   await shoot(page, "action-form.png");
 
   step("stop the simulator, then press a button: the error as a user meets it");
-  process.kill(SIM_PID, "SIGTERM");
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.goto(`${HA_URL}/config/devices/dashboard`);
   await page.getByText(SERVER_NAME, { exact: true }).first().click();
   await page.waitForURL(/\/config\/devices\/device\//);
   await expectTexts(page, "the device page", ["Optimize database"]);
+  // Once the tasks started above have ended (the simulator runs each for 15 s):
+  // activities a stopped server reported last would stay on the page, and this
+  // picture is about the server being down.
+  await expectRows(page, "the device page", IDLE);
+  process.kill(SIM_PID, "SIGTERM");
   await press("Optimize database");
   await expectTexts(page, "the error toast", [
     `${SERVER_NAME} refused the connection. Check that Plex Media Server is running and that the address and port are right.`,
