@@ -115,14 +115,16 @@ shots_write_config() {
 EOF
 }
 
-# shots_start_hass DIR HOST PORT LOG: dev_start_hass, with the chroot's `hass`.
+# shots_start_hass DIR HOST PORT LOG [NAME=VALUE...]: dev_start_hass, with the
+# chroot's `hass`, its environment (otherwise empty, see shots_exec) plus NAME=VALUE.
 shots_start_hass() {
   local dir=$1 host=$2 port=$3 log=$4
+  shift 4
   if ! dev_port_free "$port"; then
     echo "screenshots: port $port is taken" >&2
     return 1
   fi
-  shots_exec "$PWD $dir" hass -c "$dir" --skip-pip >"$log" 2>&1 &
+  shots_exec "$PWD $dir" env "$@" hass -c "$dir" --skip-pip >"$log" 2>&1 &
   DEV_PIDS+=("$!")
   dev_wait_http "http://$host:$port/manifest.json" 180 "$!"
 }

@@ -13,6 +13,9 @@ builders). Out of process, ``POST /_control`` with JSON such as
 ``{"signed_in": false, "pin_expires_in": 5}`` does the same. Run it alone:
 
     python -m tests.plextv_simulator --port 8765 --servers 2
+
+or list servers that already run (a Plex simulator, or a real server) as the
+account's own: ``--servers 0 --owned-server http://127.0.0.1:32400 TOKEN``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ import secrets
 import signal
 from typing import Any
 
+import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from .gdm_simulator import GdmResponder
 from .plex_simulator import PlexSimulator, RecordedRequest
@@ -399,9 +404,41 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--servers", type=int, default=1, help="simulated servers; the first is owned"
     )
     parser.add_argument(
+        "--owned-server",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("URL", "TOKEN"),
+        help="also list this running server as owned, with one local connection; "
+        "its name, id and version are read from GET URL/ with TOKEN (repeatable)",
+    )
+    parser.add_argument(
         "--gdm-port", type=int, default=None, help="also answer GDM on this UDP port"
     )
     return parser.parse_args(argv)
+
+
+async def owned_resource(url: str, token: str) -> SimResource:
+    """The resource of a running server the account owns, read from the server."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"{url.rstrip('/')}/",
+            headers={"X-Plex-Token": token, "Accept": "application/json"},
+            raise_for_status=True,
+        ) as response,
+    ):
+        container = (await response.json())["MediaContainer"]
+    where = URL(url)
+    if where.host is None or where.port is None:
+        raise ValueError(f"{url} is not a server's http(s) URL")
+    return SimResource(
+        name=container["friendlyName"],
+        client_identifier=container["machineIdentifier"],
+        access_token=token,
+        connections=[SimConnection(url, where.host, where.port, where.scheme)],
+        product_version=container["version"],
+    )
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -421,6 +458,10 @@ async def _serve(args: argparse.Namespace) -> None:
         await server.start()
         plextv.resources.append(SimResource.for_server(server, owned=n == 0))
         print(f"Plex server {server.friendly_name} on {server.url}", flush=True)
+    for url, token in args.owned_server:
+        resource = await owned_resource(url, token)
+        plextv.resources.append(resource)
+        print(f"Owned server {resource.name} at {url}", flush=True)
     await plextv.start(args.port)
     gdm = GdmResponder(servers) if args.gdm_port is not None else None
     if gdm is not None:
