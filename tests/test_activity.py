@@ -120,6 +120,38 @@ async def test_progress_is_shown(
     ]
 
 
+async def test_progress_writes_only_the_entity_it_changes(
+    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
+) -> None:
+    """Plex reports progress every few seconds: Busy and Activity stay untouched.
+
+    Home Assistant notes even an unchanged write (``last_reported``); these
+    entities write only when what they show changes.
+    """
+    await wait_for_push(hass, plex)
+    activity = plex.start_activity("media.generate.bif", "Generating thumbnails")
+    await until(hass, lambda: _state(hass, EVENT).attributes.get("event_type"))
+    assert _state(hass, BUSY).state == STATE_ON
+    # Home Assistant updates an unchanged state's last_reported in place.
+    busy_reported = _state(hass, BUSY).last_reported
+    event_reported = _state(hass, EVENT).last_reported
+
+    for progress in (10, 20, 30):
+        plex.update_activity(activity.uuid, progress)
+        await until(
+            hass,
+            lambda p=progress: (
+                _state(hass, ACTIVITIES).attributes["activities"][0]["progress"] == p
+            ),
+        )
+    assert _state(hass, BUSY).last_reported == busy_reported
+    assert _state(hass, EVENT).last_reported == event_reported
+
+    plex.end_activity(activity.uuid)
+    await until(hass, lambda: _state(hass, BUSY).state == STATE_OFF)
+    assert _state(hass, EVENT).attributes["event_type"] == "finished"
+
+
 async def test_an_automation_triggers_when_the_library_refresh_finished(
     hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
 ) -> None:

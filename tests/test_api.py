@@ -82,10 +82,17 @@ async def test_token_travels_in_header_only(
         assert request.headers["X-Plex-Token"] == OWNER_TOKEN
         assert OWNER_TOKEN not in request.url
         assert request.query_string == ""
-        assert "application/json" in request.headers["Accept"]
         assert request.headers["X-Plex-Client-Identifier"] == CLIENT_ID
+    # Reads describe the client for Plex's device list and ask for JSON; a
+    # start carries only what identifies and authorises it, as lean as a
+    # hand-written rest_command.
+    *reads, start = plex.requests
+    for request in reads:
+        assert "application/json" in request.headers["Accept"]
         assert request.headers["X-Plex-Product"] == PRODUCT
         assert request.headers["X-Plex-Version"] == CLIENT_VERSION
+    assert "X-Plex-Product" not in start.headers
+    assert "application/json" not in start.headers.get("Accept", "")
 
 
 async def test_empty_token_sends_no_token_header(

@@ -202,3 +202,31 @@ def test_parse_reply_defaults() -> None:
 def test_parse_reply_rejects(reply: bytes) -> None:
     """Only a media server's well-formed 200 answer is a server."""
     assert parse_gdm_reply(reply, "10.0.0.2") is None
+
+
+async def test_cancelled_while_closing_leaves_no_error_behind(
+    responder: GdmResponder,
+) -> None:
+    """Home Assistant stopping may cancel a scan twice: in its wait, then its close.
+
+    The socket still closes, and its close must not raise in the event loop
+    (an "Exception in callback" that Home Assistant would log on every stop).
+    """
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _, context: errors.append(context))
+    try:
+        scan = asyncio.create_task(
+            async_scan("127.0.0.1", responder.port, seconds=SECONDS)
+        )
+        await asyncio.sleep(0.01)
+        scan.cancel()  # ends the wait; the close begins
+        await asyncio.sleep(0)
+        scan.cancel()  # ends the wait for the close
+        with pytest.raises(asyncio.CancelledError):
+            await scan
+        for _ in range(5):  # the transport reports its close a few turns later
+            await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert errors == []

@@ -97,6 +97,7 @@ class PlexActivityEntity(CoordinatorEntity[PlexActivityCoordinator]):
     """Shows what the server is busy with, on the server's device."""
 
     _attr_has_entity_name = True
+    _shown: tuple[object, ...] | None = None
 
     def __init__(
         self, coordinator: PlexButlerCoordinator, description: EntityDescription
@@ -120,6 +121,24 @@ class PlexActivityEntity(CoordinatorEntity[PlexActivityCoordinator]):
     def available(self) -> bool:
         """While the server answers its polls and the activities are known."""
         return super().available and self._server_coordinator.last_update_success
+
+    def _shown_now(self) -> tuple[object, ...]:
+        """Everything this entity shows: its availability, state and attributes."""
+        return (self.available, self.state, self.extra_state_attributes)
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Write the state only when what the entity shows has changed.
+
+        Plex reports a running activity's progress every few seconds, and
+        every task-list poll updates these entities too. Most of those updates
+        change the activity list's attributes and nothing else: the busy sensor
+        and the event entity would be written again, unchanged, each time.
+        """
+        shown = self._shown_now()
+        if shown != self._shown:
+            self._shown = shown
+            super()._handle_coordinator_update()
 
 
 def libraries_device_info(coordinator: PlexButlerCoordinator) -> DeviceInfo:

@@ -56,5 +56,7 @@ class PlexActivityEventEntity(PlexActivityEntity, EventEntity):
                 },
             )
             self.async_write_ha_state()
-        if not data.events:
+        if data.events:
+            self._shown = self._shown_now()
+        else:
             super()._handle_coordinator_update()

@@ -79,7 +79,9 @@ class _ReplyCollector(asyncio.DatagramProtocol):
         _LOGGER.debug("GDM socket error: %s", exc)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed.set_result(None)
+        # A caller cancelled while waiting for the close has cancelled the future.
+        if not self.closed.done():
+            self.closed.set_result(None)
 
 
 class GdmSearch:
