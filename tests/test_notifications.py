@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import timedelta
+import gc
 import logging
 import tracemalloc
 
@@ -25,7 +26,9 @@ from pytest_homeassistant_custom_component.common import (
     flush_store,
 )
 
-from .common import poll_with_freezer, until, wait_for_push
+from custom_components.plex_butler import api
+
+from .common import eventually, poll, poll_with_freezer, until, wait_for_push
 from .memory import TRACE_FRAMES, count_watched, growth, records_dropped, settle
 from .plex_simulator import PlexSimulator
 
@@ -194,6 +197,59 @@ async def test_a_server_older_than_the_websocket(
     assert len(attempts) <= 4  # once per poll interval at most
     said = [r for r in caplog.records if "does not offer push" in r.getMessage()]
     assert len(said) == 1
+
+
+async def test_a_silent_websocket_is_noticed_by_its_heartbeat(
+    hass: HomeAssistant,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    plex: PlexSimulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """A link that died without closing: no frames, no pongs, no FIN.
+
+    The unanswered ping ends the socket; activities are polled meanwhile, and
+    the listener reconnects once the server answers again. Logged once each.
+    """
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    monkeypatch.setattr(api, "NOTIFICATIONS_HEARTBEAT", 0.2)  # not 30 s of test
+    plex.websocket = "silent"
+    await _setup(hass, mock_config_entry)
+    await wait_for_push(hass, plex)
+    plex.start_activity("media.generate.bif", "Thumbnails")  # never pushed
+
+    def lost() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if "Lost the push" in r.getMessage()]
+
+    await eventually(hass, lambda: bool(lost()) and not plex.sockets)
+    plex.websocket = "refuse"  # the server stays out of reach a while
+    assert _state(hass, ACTIVITIES) == "0"
+
+    before = len(plex.requests)
+    await poll(hass)
+    assert "/activities" in _urls_after(plex, before)
+    assert _state(hass, ACTIVITIES) == "1"
+    assert _state(hass, BUSY) == STATE_ON
+
+    plex.websocket = "open"
+    _backoff_passes(hass)
+    await wait_for_push(hass, plex, connects=2)
+    plex.end_activity(next(iter(plex.activities)))
+    await until(hass, lambda: _state(hass, ACTIVITIES) == "0")  # pushed again
+
+    # aiohttp 3.11 arms the heartbeat once more after the missing pong closed
+    # the socket; the dead socket is let go when that timer has run out.
+    def dead_socket_released() -> bool:
+        gc.collect()
+        return count_watched()["ClientWebSocketResponse"] == 1
+
+    await eventually(hass, dead_socket_released)
+
+    [record] = lost()
+    assert record.levelno == logging.WARNING
+    assert "stopped answering pings" in record.getMessage()
+    back = [r for r in caplog.records if "is back" in r.getMessage()]
+    assert len(back) == 1
 
 
 async def test_unload_leaves_no_task_or_socket(
