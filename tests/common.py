@@ -169,3 +169,16 @@ async def until(hass: HomeAssistant, predicate: Callable[[], bool]) -> None:
             return
         await asyncio.sleep(0)
     raise AssertionError("the condition never held")
+
+
+async def eventually(
+    hass: HomeAssistant, predicate: Callable[[], bool], seconds: float = 5.0
+) -> None:
+    """Wait in real time until ``predicate`` holds: for timers that must really run.
+
+    Only without ``freezer``, whose loop clock stands still.
+    """
+    async with asyncio.timeout(seconds):
+        while not predicate():  # noqa: ASYNC110 - the predicates are not events
+            await asyncio.sleep(0.01)
+    await hass.async_block_till_done()

@@ -264,6 +264,9 @@ WEBSOCKET_MODES = (
     "open",  # accept the websocket
     "refuse",  # answer the handshake with 503
     "absent",  # answer 404, as a server older than the websocket does
+    # accept, then send nothing and answer no ping, as a link that died
+    # without closing (NAT timeout, Wi-Fi drop, server powered off) looks
+    "silent",
 )
 UNKNOWN_FRAMES = (
     '{"NotificationContainer": {"type": "playing", "size": 1, "PlaySessionStateNotification": [{"sessionKey": "1"}]}}',
@@ -421,6 +424,8 @@ class PlexSimulator:
         self.app.router.add_get("/activities", self._get_activities)
         self.app.router.add_get(NOTIFICATIONS_PATH, self._notifications)
         self.sockets: set[web.WebSocketResponse] = set()
+        # Sockets accepted in "silent" mode: they stay silent for good.
+        self._silent: set[web.WebSocketResponse] = set()
         self.websocket_connects = 0
         self.requests_at_connect = 0
         self._background: set[asyncio.Task[None]] = set()
@@ -633,7 +638,7 @@ class PlexSimulator:
         task.add_done_callback(self._background.discard)
 
     async def _broadcast(self, texts: list[str]) -> None:
-        for socket in list(self.sockets):
+        for socket in list(self.sockets - self._silent):
             for text in texts:
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     await socket.send_str(text)
@@ -953,19 +958,25 @@ class PlexSimulator:
             return _status(404)
         if self.websocket == "refuse":
             return _status(503)
-        socket = web.WebSocketResponse()
+        silent = self.websocket == "silent"
+        socket = web.WebSocketResponse(autoping=not silent)
         await socket.prepare(request)
         self.sockets.add(socket)
+        if silent:
+            self._silent.add(socket)
         self.websocket_connects += 1
         self.requests_at_connect = len(self.requests)
         try:
-            if self.unknown_frames:
+            if self.unknown_frames and not silent:
                 for text in UNKNOWN_FRAMES:
                     await socket.send_str(text)
+            # Reading ends when the client closes; without autoping the pings
+            # it reads go unanswered.
             async for _ in socket:
                 pass  # clients send nothing Plex reads
         finally:
             self.sockets.discard(socket)
+            self._silent.discard(socket)
         return socket
 
     # --- libraries ---------------------------------------------------------

@@ -720,6 +720,7 @@ class PlexButlerClient:
                     headers=self._read_headers,
                     max_msg_size=_MAX_BODY,
                     server_hostname=self._server_hostname,
+                    heartbeat=NOTIFICATIONS_HEARTBEAT,
                 )
         except TimeoutError as err:
             raise PlexTimeoutError(
@@ -736,9 +737,14 @@ class PlexButlerClient:
 
 
 NOTIFICATIONS_PATH: Final = "/:/websockets/notifications"
-# No client heartbeat on the websocket: aiohttp's heartbeat timers outlived
-# the socket in tests on Home Assistant 2026.10. Known gap: a socket left
-# half-open (the server vanished without closing it) is not detected.
+# A link that dies silently (NAT timeout, Wi-Fi drop, server powered off)
+# sends no FIN, so the socket would wait for frames for ever. After this many
+# seconds without a frame aiohttp sends a ping and closes the socket if no
+# pong comes within half as long: a dead link is noticed within 45 s, and an
+# idle one costs a ping frame each half-minute. (aiohttp 3.11 arms the
+# heartbeat once more after that close; the timer runs out within 45 s and
+# then lets the socket go, as the listener keeps neither stream nor error.)
+NOTIFICATIONS_HEARTBEAT: Final = 30.0
 
 
 class StopResult(StrEnum):
@@ -903,7 +909,7 @@ class PlexNotificationStream:
 
     Frames that carry no activity (other types, unknown shapes, binary) are
     skipped. Iteration ends when the server closes the socket, and raises
-    ``PlexConnectionError`` when it breaks.
+    ``PlexConnectionError`` when it breaks or stops answering pings.
     """
 
     def __init__(self, socket: aiohttp.ClientWebSocketResponse) -> None:
@@ -921,7 +927,21 @@ class PlexNotificationStream:
                 if notes := parse_notification(message.data):
                     yield notes
             elif message.type is aiohttp.WSMsgType.ERROR:
-                raise PlexConnectionError("The websocket broke")
+                raise _broken(message.data)
+        # The heartbeat may also close the socket while nobody waits on it.
+        if _is_silent(self._socket.exception()):
+            raise _broken(self._socket.exception())
+
+
+def _is_silent(err: object) -> bool:
+    """Whether aiohttp closed the socket because a ping went unanswered."""
+    return isinstance(err, aiohttp.ServerTimeoutError)
+
+
+def _broken(err: object) -> PlexConnectionError:
+    if _is_silent(err):
+        return PlexConnectionError("The server stopped answering pings")
+    return PlexConnectionError("The websocket broke")
 
 
 __all__ = [

@@ -5,8 +5,9 @@ into an entity. After each connect it reads ``/activities`` once to catch up;
 while disconnected the task-list poll reads them. It reconnects with backoff: 1 s,
 doubling to 60 s, with jitter so that many servers (or a restarted server's
 clients) do not retry in step. A server older than the websocket (404) is tried
-again once per poll interval. A lost connection is logged once, and its return
-once.
+again once per poll interval. A link that died without closing (no frames, no
+answer to the client's pings, see ``NOTIFICATIONS_HEARTBEAT``) counts as lost
+like a closed one. A lost connection is logged once, and its return once.
 """
 
 from __future__ import annotations
@@ -85,27 +86,39 @@ class NotificationListener:
         failures = 0
         while True:
             try:
-                stream = await self._client.async_connect_notifications()
+                ended = await self._connect_and_listen()
             except PlexNotFoundError:
                 self._report_unsupported()
                 await asyncio.sleep(SCAN_INTERVAL.total_seconds())
                 continue
             except PlexError as err:
-                self._report_lost(err)
+                self._report_lost(str(err))
                 failures += 1
                 await asyncio.sleep(backoff_delay(failures))
                 continue
             failures = 1  # a drop after a good connection waits the first delay
-            try:
-                await self._listen(stream)
-            finally:
-                await stream.close()
-            self._report_lost(None)
+            self._report_lost(ended)
             self._coordinator.pushed = False
             await asyncio.sleep(backoff_delay(failures))
 
-    async def _listen(self, stream: PlexNotificationStream) -> None:
-        """Catch up with one read, then apply frames until the socket ends."""
+    async def _connect_and_listen(self) -> str | None:
+        """Connect (its errors raise), listen, close; say why the socket ended.
+
+        The stream lives only in here: nothing of a closed socket waits out
+        the backoff, and the reason is a text, not an error whose traceback
+        would hold the socket.
+        """
+        stream = await self._client.async_connect_notifications()
+        try:
+            return await self._listen(stream)
+        finally:
+            await stream.close()
+
+    async def _listen(self, stream: PlexNotificationStream) -> str | None:
+        """Catch up with one read, then apply frames until the socket ends.
+
+        Returns why it ended, unless the server closed it.
+        """
         if self._lost:
             LOGGER.info("The push connection to %s is back", self._server)
         elif self._unsupported:
@@ -118,14 +131,16 @@ class NotificationListener:
                 self._coordinator.async_apply(notes)
         except PlexError as err:
             LOGGER.debug("Websocket of %s broke: %r", self._server, err)
+            return str(err)
+        return None
 
-    def _report_lost(self, err: PlexError | None) -> None:
+    def _report_lost(self, reason: str | None) -> None:
         if not self._lost:
             LOGGER.warning(
                 "Lost the push connection to %s (%s); its activities are read "
                 "at each poll meanwhile",
                 self._server,
-                err or "closed by the server",
+                reason or "closed by the server",
             )
         self._lost = True
 
