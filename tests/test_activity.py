@@ -136,14 +136,12 @@ async def test_progress_writes_only_the_entity_it_changes(
     busy_reported = _state(hass, BUSY).last_reported
     event_reported = _state(hass, EVENT).last_reported
 
+    def progress_shown() -> Any:
+        return _state(hass, ACTIVITIES).attributes["activities"][0]["progress"]
+
     for progress in (10, 20, 30):
         plex.update_activity(activity.uuid, progress)
-        await until(
-            hass,
-            lambda p=progress: (
-                _state(hass, ACTIVITIES).attributes["activities"][0]["progress"] == p
-            ),
-        )
+        await until(hass, lambda: progress_shown() == progress)  # noqa: B023
     assert _state(hass, BUSY).last_reported == busy_reported
     assert _state(hass, EVENT).last_reported == event_reported
 
