@@ -15,7 +15,7 @@ import tracemalloc
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_OFF, STATE_ON
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
@@ -116,6 +116,30 @@ async def test_drop_polls_activities_then_reconnects_and_catches_up(
     assert len(lost) == 1
     assert lost[0].levelno == logging.WARNING
     assert len(back) == 1
+
+
+async def test_a_server_that_goes_away_is_unavailable_at_once(
+    hass: HomeAssistant, plex: PlexSimulator, init_integration: MockConfigEntry
+) -> None:
+    """Busy must not go on saying "running" for minutes after the server died.
+
+    The lost connection is followed by one read of the activities; it fails,
+    so the activity entities are unavailable without waiting for a poll. They
+    come back with the server.
+    """
+    await wait_for_push(hass, plex)
+    plex.start_activity("library.update.section", "Scanning Movies")
+    await until(hass, lambda: _state(hass, BUSY) == STATE_ON)
+
+    await plex.stop()
+    await until(hass, lambda: _state(hass, BUSY) == STATE_UNAVAILABLE)
+    assert _state(hass, ACTIVITIES) == STATE_UNAVAILABLE
+
+    await plex.start()
+    _backoff_passes(hass)
+    await wait_for_push(hass, plex, connects=2)
+    assert _state(hass, BUSY) == STATE_ON  # the server still lists the scan
+    assert _state(hass, ACTIVITIES) == "1"
 
 
 async def test_a_refused_websocket_leaves_polling_working(
@@ -223,18 +247,21 @@ async def test_a_silent_websocket_is_noticed_by_its_heartbeat(
 
     await eventually(hass, lambda: bool(lost()) and not plex.sockets)
     plex.websocket = "refuse"  # the server stays out of reach a while
-    assert _state(hass, ACTIVITIES) == "0"
+    # The loss is followed by one read: what was never pushed shows now.
+    await until(hass, lambda: _state(hass, ACTIVITIES) == "1")
+    assert _state(hass, BUSY) == STATE_ON
 
+    plex.start_activity("library.update.section", "Scanning Movies")
     before = len(plex.requests)
     await poll(hass)
-    assert "/activities" in _urls_after(plex, before)
-    assert _state(hass, ACTIVITIES) == "1"
-    assert _state(hass, BUSY) == STATE_ON
+    assert "/activities" in _urls_after(plex, before)  # read at each poll meanwhile
+    assert _state(hass, ACTIVITIES) == "2"
 
     plex.websocket = "open"
     _backoff_passes(hass)
     await wait_for_push(hass, plex, connects=2)
-    plex.end_activity(next(iter(plex.activities)))
+    for uuid in list(plex.activities):
+        plex.end_activity(uuid)
     await until(hass, lambda: _state(hass, ACTIVITIES) == "0")  # pushed again
 
     # aiohttp 3.11 arms the heartbeat once more after the missing pong closed

@@ -101,6 +101,18 @@ class PlexActivityCoordinator(DataUpdateCoordinator[ActivityData]):
         return ActivityData(current, tuple(events))
 
     @callback
+    def async_set_unreachable(self, err: PlexError) -> None:
+        """The server did not answer: the activities are unknown until it does.
+
+        Unlike ``async_set_update_error`` this logs nothing: the listener
+        already said once that the connection was lost.
+        """
+        self.last_exception = err
+        if self.last_update_success:
+            self.last_update_success = False
+            self.async_update_listeners()
+
+    @callback
     def async_apply(self, notes: Iterable[ActivityNotification]) -> None:
         """Apply the activity items of one websocket frame.
 

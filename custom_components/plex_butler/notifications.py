@@ -1,8 +1,9 @@
 """Listen to the server's notification websocket while the entry is loaded.
 
 The listener is a second source for the activity coordinator and never calls
-into an entity. After each connect it reads ``/activities`` once to catch up;
-while disconnected the task-list poll reads them. It reconnects with backoff: 1 s,
+into an entity. After each connect it reads ``/activities`` once to catch up,
+and once more when the connection is lost (a server that went away shows as
+unavailable at once); while disconnected the task-list poll reads them. It reconnects with backoff: 1 s,
 doubling to 60 s, with jitter so that many servers (or a restarted server's
 clients) do not retry in step. A server older than the websocket (404) is tried
 again once per poll interval. A link that died without closing (no frames, no
@@ -99,7 +100,21 @@ class NotificationListener:
             failures = 1  # a drop after a good connection waits the first delay
             self._report_lost(ended)
             self._coordinator.pushed = False
+            await self._async_read_after_loss()
             await asyncio.sleep(backoff_delay(failures))
+
+    async def _async_read_after_loss(self) -> None:
+        """Read the activities once, now that nothing pushes them.
+
+        A server that went away would otherwise go on showing what it pushed
+        last (Busy, with the activities of that moment) until the next poll.
+        A failed read makes the activity entities unavailable at once; a good
+        one shows what the server is doing.
+        """
+        try:
+            await self._coordinator.async_poll()
+        except PlexError as err:
+            self._coordinator.async_set_unreachable(err)
 
     async def _connect_and_listen(self) -> str | None:
         """Connect (its errors raise), listen, close; say why the socket ended.
