@@ -6,6 +6,7 @@ part of the fault matrix in test_faults.py, next to the action's.
 
 from __future__ import annotations
 
+from datetime import datetime
 import json
 from pathlib import Path
 
@@ -303,6 +304,36 @@ async def test_new_task_gets_a_button_after_next_poll(
         )
         + 1
     )
+
+
+async def test_a_poll_that_changes_nothing_writes_nothing(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    plex: PlexSimulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    """Every poll updates every entity; one that shows the same is not rewritten.
+
+    Home Assistant notes even an unchanged write (``last_reported``, updated in
+    place). A press does change the button, and is written.
+    """
+
+    def reported(entity_id: str) -> datetime:
+        state = hass.states.get(entity_id)
+        assert state is not None, entity_id
+        return state.last_reported
+
+    buttons = hass.states.async_entity_ids(BUTTON_DOMAIN)
+    before = {b: reported(b) for b in buttons}
+
+    await poll_with_freezer(hass, freezer)
+    assert {b: reported(b) for b in buttons} == before
+
+    await press(hass, OPTIMIZE)
+    pressed = reported(OPTIMIZE)
+    assert pressed != before[OPTIMIZE]
+    await poll_with_freezer(hass, freezer)
+    assert reported(OPTIMIZE) == pressed
 
 
 async def test_disappearing_task_turns_unavailable_then_back(

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from homeassistant.const import CONF_URL
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.helpers.update_coordinator import (
+    CoordinatorEntity,
+    DataUpdateCoordinator,
+)
 
 from .activity import PlexActivityCoordinator
 from .api import PlexSetting
@@ -17,7 +21,43 @@ from .const import DOMAIN
 from .coordinator import PlexButlerConfigEntry, PlexButlerCoordinator
 
 
-class PlexButlerEntity(CoordinatorEntity[PlexButlerCoordinator]):
+class WritesWhenShownChanges[CoordinatorT: DataUpdateCoordinator[Any]](
+    CoordinatorEntity[CoordinatorT]
+):
+    """A coordinator entity that writes its state only when what it shows changed.
+
+    Every poll updates all of a server's entities, and Plex reports a running
+    activity's progress every few seconds; most of those updates leave most
+    entities as they were (a button, Busy), and Home Assistant would still
+    work out and record each unchanged state.
+    """
+
+    _shown: tuple[object, ...] | None = None
+
+    def _shown_now(self) -> tuple[object, ...]:
+        """Everything this entity shows: availability, name, state and attributes.
+
+        Home Assistant reads the state and attributes only while the entity is
+        available, and so does this.
+        """
+        if not self.available:
+            return (False, self.name)
+        return (True, self.name, self.state, self.extra_state_attributes)
+
+    @callback
+    def async_write_ha_state(self) -> None:
+        """Write the state, and remember what it shows."""
+        self._shown = self._shown_now()
+        super().async_write_ha_state()
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Write the state only if it differs from the one written last."""
+        if self._shown_now() != self._shown:
+            super()._handle_coordinator_update()
+
+
+class PlexButlerEntity(WritesWhenShownChanges[PlexButlerCoordinator]):
     """Ties an entity to its server's device."""
 
     _attr_has_entity_name = True
@@ -93,11 +133,10 @@ def async_add_setting_entities(
     entry.async_on_unload(coordinator.async_add_listener(_add_new))
 
 
-class PlexActivityEntity(CoordinatorEntity[PlexActivityCoordinator]):
+class PlexActivityEntity(WritesWhenShownChanges[PlexActivityCoordinator]):
     """Shows what the server is busy with, on the server's device."""
 
     _attr_has_entity_name = True
-    _shown: tuple[object, ...] | None = None
 
     def __init__(
         self, coordinator: PlexButlerCoordinator, description: EntityDescription
@@ -121,24 +160,6 @@ class PlexActivityEntity(CoordinatorEntity[PlexActivityCoordinator]):
     def available(self) -> bool:
         """While the server answers its polls and the activities are known."""
         return super().available and self._server_coordinator.last_update_success
-
-    def _shown_now(self) -> tuple[object, ...]:
-        """Everything this entity shows: its availability, state and attributes."""
-        return (self.available, self.state, self.extra_state_attributes)
-
-    @callback
-    def _handle_coordinator_update(self) -> None:
-        """Write the state only when what the entity shows has changed.
-
-        Plex reports a running activity's progress every few seconds, and
-        every task-list poll updates these entities too. Most of those updates
-        change the activity list's attributes and nothing else: the busy sensor
-        and the event entity would be written again, unchanged, each time.
-        """
-        shown = self._shown_now()
-        if shown != self._shown:
-            self._shown = shown
-            super()._handle_coordinator_update()
 
 
 def libraries_device_info(coordinator: PlexButlerCoordinator) -> DeviceInfo:

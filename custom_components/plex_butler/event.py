@@ -56,7 +56,5 @@ class PlexActivityEventEntity(PlexActivityEntity, EventEntity):
                 },
             )
             self.async_write_ha_state()
-        if data.events:
-            self._shown = self._shown_now()
-        else:
+        if not data.events:
             super()._handle_coordinator_update()
