@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import quoteattr
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -402,6 +402,9 @@ class PlexSimulator:
     # Send the frames of UNKNOWN_FRAMES after each handshake and before each
     # activity frame.
     unknown_frames: bool = False
+    # Ping each client once it connects, as a server or a proxy in front of it
+    # may; the pongs that come back are kept in ``pongs``.
+    ping_clients: bool = False
 
     def __post_init__(self) -> None:
         """Build the aiohttp app; nothing listens until ``start``."""
@@ -427,6 +430,7 @@ class PlexSimulator:
         # Sockets accepted in "silent" mode: they stay silent for good.
         self._silent: set[web.WebSocketResponse] = set()
         self.websocket_connects = 0
+        self.pongs: list[bytes] = []
         self.requests_at_connect = 0
         self._background: set[asyncio.Task[None]] = set()
         self._activity_runs: dict[str, asyncio.Task[None]] = {}
@@ -959,7 +963,7 @@ class PlexSimulator:
         if self.websocket == "refuse":
             return _status(503)
         silent = self.websocket == "silent"
-        socket = web.WebSocketResponse(autoping=not silent)
+        socket = web.WebSocketResponse(autoping=False)  # pings handled below
         await socket.prepare(request)
         self.sockets.add(socket)
         if silent:
@@ -970,10 +974,15 @@ class PlexSimulator:
             if self.unknown_frames and not silent:
                 for text in UNKNOWN_FRAMES:
                     await socket.send_str(text)
-            # Reading ends when the client closes; without autoping the pings
-            # it reads go unanswered.
-            async for _ in socket:
-                pass  # clients send nothing Plex reads
+            if self.ping_clients and not silent:
+                await socket.ping(b"simulator")
+            # Reading ends when the client closes. A silent socket answers no
+            # ping; clients send nothing else Plex reads.
+            async for message in socket:
+                if message.type is WSMsgType.PING and not silent:
+                    await socket.pong(message.data)
+                elif message.type is WSMsgType.PONG:
+                    self.pongs.append(message.data)
         finally:
             self.sockets.discard(socket)
             self._silent.discard(socket)

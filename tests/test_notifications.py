@@ -223,6 +223,18 @@ async def test_a_server_older_than_the_websocket(
     assert len(said) == 1
 
 
+async def test_the_servers_pings_are_answered(
+    hass: HomeAssistant, plex: PlexSimulator, mock_config_entry: MockConfigEntry
+) -> None:
+    """A server (or a proxy in front of it) that pings gets its pong back."""
+    plex.ping_clients = True
+    await _setup(hass, mock_config_entry)
+    await wait_for_push(hass, plex)
+    await until(hass, lambda: plex.pongs == [b"simulator"])
+    plex.start_activity("media.generate.bif", "Thumbnails")
+    await until(hass, lambda: _state(hass, ACTIVITIES) == "1")  # still pushed
+
+
 async def test_a_silent_websocket_is_noticed_by_its_heartbeat(
     hass: HomeAssistant,
     caplog: pytest.LogCaptureFixture,

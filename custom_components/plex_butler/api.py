@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
@@ -720,7 +720,7 @@ class PlexButlerClient:
                     headers=self._read_headers,
                     max_msg_size=_MAX_BODY,
                     server_hostname=self._server_hostname,
-                    heartbeat=NOTIFICATIONS_HEARTBEAT,
+                    autoping=False,  # the stream answers pings and counts pongs
                 )
         except TimeoutError as err:
             raise PlexTimeoutError(
@@ -739,11 +739,11 @@ class PlexButlerClient:
 NOTIFICATIONS_PATH: Final = "/:/websockets/notifications"
 # A link that dies silently (NAT timeout, Wi-Fi drop, server powered off)
 # sends no FIN, so the socket would wait for frames for ever. After this many
-# seconds without a frame aiohttp sends a ping and closes the socket if no
-# pong comes within half as long: a dead link is noticed within 45 s, and an
-# idle one costs a ping frame each half-minute. (aiohttp 3.11 arms the
-# heartbeat once more after that close; the timer runs out within 45 s and
-# then lets the socket go, as the listener keeps neither stream nor error.)
+# seconds without a frame the stream pings, and ends if nothing (a pong or any
+# frame) comes within half as long: a dead link is noticed within 45 s, and an
+# idle one costs a ping frame each half-minute. The stream does this itself
+# rather than with aiohttp's ``heartbeat=``, whose timer newer aiohttp versions
+# arm again while the socket closes, leaving a timer behind at every unload.
 NOTIFICATIONS_HEARTBEAT: Final = 30.0
 
 
@@ -921,27 +921,52 @@ class PlexNotificationStream:
         await self._socket.close()
 
     async def __aiter__(self) -> AsyncIterator[list[ActivityNotification]]:
-        """Yield the activity notifications of each frame that has some."""
-        async for message in self._socket:
-            if message.type is aiohttp.WSMsgType.TEXT:
+        """Yield the activity notifications of each frame that has some.
+
+        A quiet socket is pinged (see ``NOTIFICATIONS_HEARTBEAT``); the
+        server's own pings are answered here, as the socket does not.
+        """
+        awaiting_pong = False
+        while True:
+            quiet = (
+                NOTIFICATIONS_HEARTBEAT / 2
+                if awaiting_pong
+                else NOTIFICATIONS_HEARTBEAT
+            )
+            try:
+                message = await self._socket.receive(timeout=quiet)
+            except TimeoutError:
+                if awaiting_pong:
+                    raise PlexConnectionError(
+                        "The server stopped answering pings"
+                    ) from None
+                await self._send(self._socket.ping())
+                awaiting_pong = True
+                continue
+            awaiting_pong = False  # any frame shows the link is alive
+            kind = message.type
+            if kind is aiohttp.WSMsgType.TEXT:
                 if notes := parse_notification(message.data):
                     yield notes
-            elif message.type is aiohttp.WSMsgType.ERROR:
-                raise _broken(message.data)
-        # The heartbeat may also close the socket while nobody waits on it.
-        if _is_silent(self._socket.exception()):
-            raise _broken(self._socket.exception())
+            elif kind is aiohttp.WSMsgType.PING:
+                await self._send(self._socket.pong(message.data))
+            elif kind is aiohttp.WSMsgType.ERROR:
+                raise PlexConnectionError("The websocket broke")
+            elif kind in _SOCKET_ENDED:
+                return
+
+    @staticmethod
+    async def _send(frame: Awaitable[None]) -> None:
+        """Send a control frame; a socket that broke meanwhile ends the stream."""
+        try:
+            await frame
+        except (aiohttp.ClientError, OSError) as err:
+            raise PlexConnectionError("The websocket broke") from err
 
 
-def _is_silent(err: object) -> bool:
-    """Whether aiohttp closed the socket because a ping went unanswered."""
-    return isinstance(err, aiohttp.ServerTimeoutError)
-
-
-def _broken(err: object) -> PlexConnectionError:
-    if _is_silent(err):
-        return PlexConnectionError("The server stopped answering pings")
-    return PlexConnectionError("The websocket broke")
+_SOCKET_ENDED: Final = frozenset(
+    {aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED}
+)
 
 
 __all__ = [
