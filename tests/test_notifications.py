@@ -276,8 +276,7 @@ async def test_a_silent_websocket_is_noticed_by_its_heartbeat(
         plex.end_activity(uuid)
     await until(hass, lambda: _state(hass, ACTIVITIES) == "0")  # pushed again
 
-    # aiohttp 3.11 arms the heartbeat once more after the missing pong closed
-    # the socket; the dead socket is let go when that timer has run out.
+    # Nothing keeps the socket that stopped answering: only the new one lives.
     def dead_socket_released() -> bool:
         gc.collect()
         return count_watched()["ClientWebSocketResponse"] == 1
