@@ -3,9 +3,9 @@
 The listener is a second source for the activity coordinator and never calls
 into an entity. After each connect it reads ``/activities`` once to catch up,
 and once more when the connection is lost (a server that went away shows as
-unavailable at once); while disconnected the task-list poll reads them. It reconnects with backoff: 1 s,
-doubling to 60 s, with jitter so that many servers (or a restarted server's
-clients) do not retry in step. A server older than the websocket (404) is tried
+unavailable at once); while disconnected the task-list poll reads them. It
+reconnects with backoff: 1 s, doubling to 60 s, with jitter so that many
+servers (or a restarted server's clients) do not retry in step. A server older than the websocket (404) is tried
 again once per poll interval. A link that died without closing (no frames, no
 answer to the client's pings, see ``NOTIFICATIONS_HEARTBEAT``) counts as lost
 like a closed one. A lost connection is logged once, and its return once.

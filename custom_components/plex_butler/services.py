@@ -83,11 +83,10 @@ def _loaded_entry(hass: HomeAssistant, entry_id: str) -> PlexButlerConfigEntry:
     return loaded
 
 
-async def _async_start_task(call: ServiceCall) -> ServiceResponse:
-    """Start a task by its Plex name or key and say whether it started."""
-    entry = _loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
-    coordinator = entry.runtime_data
-    requested = call.data[ATTR_TASK]
+async def _async_resolve_task(
+    coordinator: PlexButlerCoordinator, requested: str
+) -> str:
+    """The server's name of the task a user typed; the task actions share it."""
     name = match_task(requested, coordinator.data.tasks)
     if name is None:
         # The server may have gained the task since the last poll.
@@ -95,6 +94,14 @@ async def _async_start_task(call: ServiceCall) -> ServiceResponse:
         name = match_task(requested, coordinator.data.tasks)
     if name is None:
         raise _unknown_task(coordinator.server_name, requested, coordinator.data.tasks)
+    return name
+
+
+async def _async_start_task(call: ServiceCall) -> ServiceResponse:
+    """Start a task by its Plex name or key and say whether it started."""
+    entry = _loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    coordinator = entry.runtime_data
+    name = await _async_resolve_task(coordinator, call.data[ATTR_TASK])
     result = await coordinator.async_start_task(name)
     if not call.return_response:
         return None
@@ -130,19 +137,6 @@ def _unknown_task(
 
 
 ENTRY_SCHEMA = vol.Schema({vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string})
-
-
-async def _async_resolve_task(
-    coordinator: PlexButlerCoordinator, requested: str
-) -> str:
-    """The server's name of the task a user typed, as ``start_task`` finds it."""
-    name = match_task(requested, coordinator.data.tasks)
-    if name is None:
-        await coordinator.async_refresh_for_unknown_name()
-        name = match_task(requested, coordinator.data.tasks)
-    if name is None:
-        raise _unknown_task(coordinator.server_name, requested, coordinator.data.tasks)
-    return name
 
 
 async def _async_stop_task(call: ServiceCall) -> ServiceResponse:
